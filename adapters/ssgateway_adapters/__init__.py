@@ -1,0 +1,1 @@
+"""First-party ssgateway adapters. Each subpackage is one adapter, built only on the public SDK."""

@@ -1,0 +1,290 @@
+"""The gateway configuration: one YAML file, validated by the models below.
+
+Secrets come from the environment through ``${NAME}`` / ``${NAME:-default}``. Every error names the file,
+the line and the key. Each partner's ``config:`` block is validated against its adapter's own model.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator
+
+from ssgateway import yamlfile
+from ssgateway.errors import ConfigError, SSGatewayError
+from ssgateway.operations import OPERATIONS
+
+if TYPE_CHECKING:
+    from ssgateway.registry import AdapterRegistry
+
+__all__ = [
+    "ApiKeyConfig",
+    "BreakerConfig",
+    "ConfigErrors",
+    "DefaultsConfig",
+    "GatewayConfig",
+    "LoggingConfig",
+    "PartnerConfig",
+    "RetryConfig",
+    "ServerConfig",
+    "StoreConfig",
+    "load_config",
+    "parse_config",
+    "validate_adapter_configs",
+]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+def _known_operations(names: Iterable[str]) -> None:
+    for name in names:
+        if name not in OPERATIONS:
+            raise ValueError(f"unknown operation {name!r}; known: {', '.join(sorted(OPERATIONS))}")
+
+
+_STORE_URL = re.compile(r"^(sqlite:///.+|sqlite:///:memory:|postgres(ql)?://.*|redis(s)?://.*)$")
+
+
+class StoreConfig(_Section):
+    """Where idempotency records, the outbox, checkpoints and the audit trail live."""
+
+    url: str = "sqlite:///ssgateway.db"
+    """`sqlite:///path` (embedded default), `postgresql://…` (many replicas) or `redis://…`
+    (idempotency only). Relative SQLite paths resolve against the configuration file's directory."""
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if not _STORE_URL.match(value):
+            raise ValueError("a store URL starts with sqlite:///, postgresql:// or redis://")
+        return value
+
+
+class RetryConfig(_Section):
+    """How a partner's transient failures are retried."""
+
+    attempts: int = Field(default=4, ge=1, le=100)
+    """Total attempts, the first included."""
+    deadline: float = Field(default=30.0, gt=0)
+    """Seconds after which no new attempt starts."""
+    initial_backoff: float = Field(default=0.2, ge=0)
+    """Upper bound of the first wait; waits are drawn uniformly below the bound (full jitter)."""
+    max_backoff: float = Field(default=5.0, ge=0)
+    """Cap of the bound."""
+    multiplier: float = Field(default=2.0, ge=1)
+    """Growth of the bound per attempt."""
+    honour_retry_after: bool = True
+    """Wait as long as a partner's ``Retry-After`` asks (within the deadline)."""
+
+
+class BreakerConfig(_Section):
+    """The per-partner circuit breaker."""
+
+    failure_threshold: int = Field(default=5, ge=1)
+    """Consecutive failures that open the breaker."""
+    reset_timeout: float = Field(default=30.0, gt=0)
+    """Seconds an open breaker waits before letting one probe call through."""
+
+
+class PartnerConfig(_Section):
+    """One configured partner: an adapter instance with its routes and policies."""
+
+    adapter: str = Field(min_length=1)
+    """The adapter kind, as listed by ``ssgateway adapters list``."""
+    regions: tuple[str, ...] = ()
+    """Region-code prefixes this partner serves (`"41"` Henan, `"4101"` Zhengzhou)."""
+    operations: tuple[str, ...] | None = None
+    """Operations routed to this partner; default: every operation its adapter serves."""
+    required: bool = True
+    """Readiness fails while this partner's breaker is open."""
+    timeout: float = Field(default=10.0, gt=0)
+    """Seconds per call."""
+    retry: RetryConfig | None = None
+    """Overrides `defaults.retry`."""
+    breaker: BreakerConfig | None = None
+    """Overrides `defaults.breaker`."""
+    config: dict[str, Any] = Field(default_factory=dict)
+    """The adapter's own settings, validated by its model."""
+
+    @field_validator("regions")
+    @classmethod
+    def _prefixes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for prefix in value:
+            if not prefix.isdigit() or not 1 <= len(prefix) <= 6:
+                raise ValueError(f"a region prefix is 1 to 6 digits, got {prefix!r}")
+        return value
+
+    @field_validator("operations")
+    @classmethod
+    def _known_operations(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        _known_operations(value or ())
+        return value
+
+
+class ApiKeyConfig(_Section):
+    """A caller's API key, stored as a hash, and the operations it may call."""
+
+    id: str = Field(min_length=1, max_length=64)
+    """Names the caller in logs and audit."""
+    hash: SecretStr
+    """`sha256:<hex>` of the key."""
+    operations: tuple[str, ...] = ("*",)
+    """Operations allowed; `"*"` allows all."""
+
+    @field_validator("operations")
+    @classmethod
+    def _known_operations(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        _known_operations(v for v in value if v != "*")
+        return value
+
+    @field_validator("hash")
+    @classmethod
+    def _hash_form(cls, value: SecretStr) -> SecretStr:
+        if not re.fullmatch(r"sha256:[0-9a-f]{64}", value.get_secret_value()):
+            raise ValueError("an API key hash is written sha256:<64 hex digits>")
+        return value
+
+
+class ServerConfig(_Section):
+    """The HTTP sidecar."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8480, ge=0, le=65535)
+    graceful_timeout: float = Field(default=10.0, ge=0)
+    """Seconds to let in-flight requests finish on shutdown."""
+
+
+class LoggingConfig(_Section):
+    """Log output."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["json", "text"] = "json"
+
+
+class DefaultsConfig(_Section):
+    """Policies every partner gets unless it overrides them."""
+
+    retry: RetryConfig = RetryConfig()
+    breaker: BreakerConfig = BreakerConfig()
+
+
+class GatewayConfig(_Section):
+    """The whole configuration file."""
+
+    version: Literal[1] = 1
+    """Version of this file's format."""
+    store: StoreConfig = StoreConfig()
+    """The durable store."""
+    server: ServerConfig = ServerConfig()
+    """The HTTP sidecar's listener."""
+    logging: LoggingConfig = LoggingConfig()
+    """Log level and format."""
+    defaults: DefaultsConfig = DefaultsConfig()
+    """Retry and breaker policies for partners that do not set their own."""
+    partners: dict[str, PartnerConfig] = Field(default_factory=dict)
+    """Partners by name."""
+    api_keys: tuple[ApiKeyConfig, ...] = ()
+    """Callers allowed to use the sidecar."""
+    mapping_paths: tuple[str, ...] = ()
+    """Extra directories of mapping files, searched before the shipped ones."""
+
+    _source: yamlfile.Located | None = PrivateAttr(default=None)
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+
+    @property
+    def base_dir(self) -> Path:
+        """The directory of the configuration file (relative paths resolve against it)."""
+        return self._base_dir
+
+    @property
+    def source(self) -> yamlfile.Located | None:
+        """The parsed file, for errors that point at a line."""
+        return self._source
+
+    def retry_for(self, partner: str) -> RetryConfig:
+        """The retry policy of a partner."""
+        return self.partners[partner].retry or self.defaults.retry
+
+    def breaker_for(self, partner: str) -> BreakerConfig:
+        """The breaker settings of a partner."""
+        return self.partners[partner].breaker or self.defaults.breaker
+
+
+class ConfigErrors(ConfigError):
+    """Several configuration errors at once; ``errors`` holds each, the message lists them all."""
+
+    def __init__(self, errors: list[ConfigError]) -> None:
+        self.errors = errors
+        SSGatewayError.__init__(self, "\n".join(e.message for e in errors), code="config.invalid")
+        first = errors[0]
+        self.file, self.line, self.key, self.reason = first.file, first.line, first.key, first.reason
+
+
+def _raise_all(errors: list[ConfigError]) -> None:
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise ConfigErrors(errors)
+
+
+def parse_config(doc: yamlfile.Located, *, env: dict[str, str] | None = None) -> GatewayConfig:
+    """Validate a loaded document as a :class:`GatewayConfig` (after ``${ENV}`` interpolation)."""
+    yamlfile.interpolate_env(doc, env)
+    data = doc.data if doc.data is not None else {}
+    if not isinstance(data, dict):
+        raise doc.error((), "the configuration must be a mapping of sections")
+    try:
+        config = GatewayConfig.model_validate(data)
+    except ValidationError as exc:
+        _raise_all(doc.validation_errors(exc))
+        raise  # pragma: no cover - _raise_all always raises for a non-empty error list
+    config._source = doc
+    if doc.file and not doc.file.startswith("<"):
+        config._base_dir = Path(doc.file).resolve().parent
+    return config
+
+
+def load_config(path: str | Path, *, env: dict[str, str] | None = None) -> GatewayConfig:
+    """Load, interpolate and validate a configuration file.
+
+    Raises:
+        ConfigError: with file, line and key; :class:`ConfigErrors` when there are several.
+    """
+    return parse_config(yamlfile.load(path), env=env)
+
+
+def validate_adapter_configs(config: GatewayConfig, registry: AdapterRegistry) -> dict[str, BaseModel]:
+    """Validate each partner's ``config:`` block against its adapter's model.
+
+    Returns:
+        The validated adapter configuration of each partner.
+
+    Raises:
+        ConfigError: unknown adapters, operations the adapter does not serve, invalid adapter settings.
+    """
+    doc = config.source or yamlfile.Located(data=None, file="<config>")
+    errors: list[ConfigError] = []
+    validated: dict[str, BaseModel] = {}
+    for name, partner in config.partners.items():
+        where = ("partners", name)
+        try:
+            adapter = registry.get(partner.adapter)
+        except SSGatewayError as exc:
+            errors.append(doc.error((*where, "adapter"), exc.message))
+            continue
+        errors.extend(
+            doc.error((*where, "operations"), f"adapter {partner.adapter!r} does not serve {op!r}")
+            for op in partner.operations or ()
+            if op not in adapter.operations
+        )
+        try:
+            validated[name] = adapter.config_model.model_validate(partner.config)
+        except ValidationError as exc:
+            errors.extend(doc.validation_errors(exc, prefix=(*where, "config")))
+    _raise_all(errors)
+    return validated
