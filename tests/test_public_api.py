@@ -20,6 +20,7 @@ PUBLIC_MODULES = [
     "ssgateway.operations",
     "ssgateway.registry",
     "ssgateway.testing",
+    "ssgateway.testing.httpserver",
     "ssgateway.log",
 ]
 # What first-party adapters may import: the SDK and the modules it documents as public.

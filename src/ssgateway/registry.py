@@ -75,7 +75,7 @@ class AdapterRegistry:
             try:
                 obj = ep.load()
                 problem = _problem(obj)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the others
                 problem = f"{type(exc).__name__}: {exc}"
                 obj = None
             if problem is not None:
@@ -135,7 +135,7 @@ _default: AdapterRegistry | None = None
 
 def default_registry() -> AdapterRegistry:
     """The process-wide registry over installed entry points."""
-    global _default
+    global _default  # noqa: PLW0603 - one lazily built registry per process
     if _default is None:
         _default = AdapterRegistry()
     return _default
