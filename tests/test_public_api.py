@@ -22,6 +22,8 @@ PUBLIC_MODULES = [
     "ssgateway.testing",
     "ssgateway.testing.httpserver",
     "ssgateway.log",
+    "ssgateway.mapping",
+    "ssgateway.translate",
 ]
 # What first-party adapters may import: the SDK and the modules it documents as public.
 ADAPTER_ALLOWED = {

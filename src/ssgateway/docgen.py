@@ -106,7 +106,42 @@ def _config_page() -> str:
     )
 
 
-GENERATED_PAGES = {"reference/model.md": _model_page, "reference/config.md": _config_page}
+def _mapping_page() -> str:
+    import typing
+
+    from ssgateway.mapping.spec import MappingSpec
+    from ssgateway.mapping.transforms import Transform
+
+    page = render_models(
+        "Mapping language reference",
+        "Every key of a mapping file, generated from the models that validate them. See "
+        "[mappings](../mappings.md) for a guide and a worked example.",
+        [MappingSpec],
+        mode="validation",
+    )
+    lines = [
+        page.rstrip(),
+        "",
+        "## Transforms",
+        "",
+        "Each step of a field's `transforms:` list is one of these, chosen by `type:`.",
+        "",
+    ]
+    union = typing.get_args(Transform)[0]
+    for cls in typing.get_args(union):
+        schema = cls.model_json_schema()
+        kind = schema["properties"]["type"]["const"]
+        schema["properties"] = {k: v for k, v in schema["properties"].items() if k != "type"}
+        schema["required"] = [r for r in schema.get("required", []) if r != "type"]
+        lines += _table(f"`{kind}`", schema, schema.get("$defs", {}), 3)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+GENERATED_PAGES = {
+    "reference/model.md": _model_page,
+    "reference/config.md": _config_page,
+    "reference/mapping-language.md": _mapping_page,
+}
 """Generated pages, relative to ``docs/``, and the function that renders each."""
 
 

@@ -71,14 +71,14 @@ def _is_internal(part: str | int) -> bool:
     return isinstance(part, str) and ("[" in part or part.startswith("function-"))
 
 
-def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int], file: str) -> None:
+def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int], file: str, error: type[ConfigError]) -> None:
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key_node, value_node in node.value:
             key = str(key_node.value)
             if key in seen:
-                raise ConfigError(
+                raise error(
                     "duplicate key",
                     file=file,
                     line=key_node.start_mark.line + 1,
@@ -86,17 +86,17 @@ def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int], file: str) -> N
                 )
             seen.add(key)
             lines[(*path, key)] = key_node.start_mark.line + 1
-            _walk(value_node, (*path, key), lines, file)
+            _walk(value_node, (*path, key), lines, file, error)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _walk(item, (*path, i), lines, file)
+            _walk(item, (*path, i), lines, file, error)
 
 
-def loads(text: str, file: str = "<string>") -> Located:
+def loads(text: str, file: str = "<string>", *, error: type[ConfigError] = ConfigError) -> Located:
     """Parse YAML text into a :class:`Located` document.
 
     Raises:
-        ConfigError: on YAML syntax errors and duplicate keys, naming the file and line.
+        ConfigError: (or ``error``) on YAML syntax errors and duplicate keys, naming the file and line.
     """
     loader = _Loader(text)
     try:
@@ -104,29 +104,29 @@ def loads(text: str, file: str = "<string>") -> Located:
         if node is None:
             return Located(data=None, file=file)
         lines: dict[Path_, int] = {}
-        _walk(node, (), lines, file)
+        _walk(node, (), lines, file, error)
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
-        raise ConfigError(f"invalid YAML: {exc.problem or exc}", file=file, line=line) from exc
+        raise error(f"invalid YAML: {exc.problem or exc}", file=file, line=line) from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"invalid YAML: {exc}", file=file) from exc
+        raise error(f"invalid YAML: {exc}", file=file) from exc
     finally:
         loader.dispose()
     return Located(data=data, file=file, lines=lines)
 
 
-def load(path: str | Path) -> Located:
-    """Read and parse a YAML file (UTF-8)."""
+def load(path: str | Path, *, error: type[ConfigError] = ConfigError) -> Located:
+    """Read and parse a YAML file (UTF-8); problems raise ``error`` (a :class:`ConfigError` kind)."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError("file not found", file=str(p)) from None
+        raise error("file not found", file=str(p)) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read: {exc}", file=str(p)) from exc
-    return loads(text, str(p))
+        raise error(f"cannot read: {exc}", file=str(p)) from exc
+    return loads(text, str(p), error=error)
 
 
 _ENV = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")

@@ -48,6 +48,8 @@ class ValueStr(str):
 
     @classmethod
     def _validate(cls, value: Any, info: core_schema.ValidationInfo) -> Self:
+        if type(value) is cls:  # already validated (a mapping's transform made it)
+            return value
         return cls.parse(value, info.context)
 
     def reveal(self) -> str:

@@ -141,6 +141,8 @@ class TransferAcceptance(CanonicalModel):
 
     certificate_number: str = Field(min_length=1, max_length=40)
     letter_number: str = Field(min_length=1, max_length=40)
-    from_region: RegionCode
-    to_region: RegionCode
+    from_region: RegionCode | None = None
+    """The issuing place (adapters fill it from the request when the partner's answer lacks it)."""
+    to_region: RegionCode | None = None
+    """The receiving place."""
     accepted_at: datetime | None = None

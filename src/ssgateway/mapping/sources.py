@@ -1,0 +1,163 @@
+"""Readers that turn a source file into records for a mapping, streaming.
+
+- CSV: rows as ``dict`` column → text, matched by header name; ragged rows and NUL bytes are rejected
+  row by row; a file that cannot be decoded, lacks columns or has duplicate headers is refused whole.
+- XML: every record element, by streaming with hardened settings (no DTD, no entities, no network, no
+  huge trees); a document with a DOCTYPE is refused. Elements are cleared as the stream moves on.
+- JSON: one record per line of a JSON Lines file, or the records of one JSON document. Numbers with a
+  fraction are read as ``Decimal``, never float, so amounts stay exact.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+from typing import IO, Any
+
+from lxml import etree
+
+from ssgateway.errors import InputError, XMLSecurityError
+from ssgateway.mapping.outcomes import Rejection
+from ssgateway.masking import mask_text
+
+__all__ = ["Record", "hardened_xml_parser", "read_csv", "read_json", "read_xml"]
+
+Record = tuple[int, Any] | Rejection
+"""A record with its position, or a rejection the reader made itself (a ragged row, bad JSON)."""
+
+XML_CHUNK = 64 * 1024
+
+
+def hardened_xml_parser(**extra: Any) -> etree.XMLParser:
+    """An lxml parser that resolves no entities, loads no DTD, touches no network, refuses huge trees."""
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        **extra,
+    )
+
+
+def read_csv(
+    stream: IO[str], *, source: str, delimiter: str = ",", required: Iterable[str] = ()
+) -> Iterator[Record]:
+    """Rows of a CSV file with a header row, as ``(line, {column: text})``.
+
+    Args:
+        stream: text stream opened with ``newline=""`` and a strict encoding.
+        source: the file's name, for errors and positions.
+        delimiter: the field separator.
+        required: columns that must be in the header.
+
+    Raises:
+        InputError: undecodable text, duplicate or missing header columns, an unterminated quote.
+    """
+    reader = csv.reader(stream, delimiter=delimiter, strict=True)
+    try:
+        try:
+            header = [h.strip() for h in next(reader)]
+        except StopIteration:
+            raise InputError(f"{source}: the file is empty (no header row)") from None
+        duplicates = sorted({h for h in header if header.count(h) > 1})
+        if duplicates:
+            raise InputError(f"{source}: duplicate header columns: {', '.join(duplicates)}")
+        missing = [c for c in dict.fromkeys(required) if c not in header]
+        if missing:
+            raise InputError(f"{source}: missing columns: {', '.join(missing)}")
+        width = len(header)
+        line = reader.line_num
+        for row in reader:
+            start, line = line + 1, reader.line_num
+            if not row:
+                continue
+            if len(row) != width:
+                yield Rejection(
+                    start,
+                    f"ragged row: {len(row)} fields where the header has {width}",
+                    code="record.malformed",
+                )
+            elif any("\x00" in cell for cell in row):
+                yield Rejection(start, "NUL byte in the row", code="record.malformed")
+            else:
+                yield start, dict(zip(header, row, strict=True))
+    except csv.Error as exc:
+        raise InputError(f"{source}:{reader.line_num}: malformed CSV: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{source}: cannot decode after line {reader.line_num}: {exc.reason}") from exc
+
+
+def _refuse_doctype(element: Any, source: str) -> None:
+    if element.getroottree().docinfo.doctype:
+        raise XMLSecurityError(f"{source}: XML with a DOCTYPE is refused")
+
+
+def read_xml(stream: IO[bytes], *, record_tag: str, source: str) -> Iterator[tuple[int, Any]]:
+    """Every ``record_tag`` element (Clark notation) of an XML stream, as ``(index, element)``, from 1.
+
+    The element is valid until the next one is read; it is then cleared, so memory stays flat.
+
+    Raises:
+        XMLSecurityError: the document has a DOCTYPE (entities, external references).
+        InputError: malformed or truncated XML.
+    """
+    parser = etree.XMLPullParser(
+        events=("end",), tag=record_tag, resolve_entities=False, no_network=True, load_dtd=False,
+        dtd_validation=False, huge_tree=False,
+    )  # fmt: skip
+    index = 0
+    sniffed = checked = False
+    try:
+        while chunk := stream.read(XML_CHUNK):
+            if not sniffed:  # refuse before the parser sees a DTD at all
+                sniffed = True
+                if b"<!DOCTYPE" in chunk[:4096].upper():
+                    raise XMLSecurityError(f"{source}: XML with a DOCTYPE is refused")
+            parser.feed(chunk)
+            for _event, element in parser.read_events():
+                if not checked:
+                    _refuse_doctype(element, source)
+                    checked = True
+                index += 1
+                yield index, element
+                element.clear()
+                parent = element.getparent()
+                while parent is not None and element.getprevious() is not None:
+                    del parent[0]
+        root = parser.close()
+    except etree.XMLSyntaxError as exc:
+        raise InputError(f"{source}: malformed XML at line {exc.lineno}: {mask_text(str(exc.msg))}") from exc
+    _refuse_doctype(root, source)
+
+
+def read_json(stream: IO[bytes], *, source: str, records: str | None, lines: bool) -> Iterator[Record]:
+    """Records of JSON Lines (``lines=True``: one object per line, bad lines rejected) or of one document.
+
+    For a document, ``records`` is the dotted path to its array of records; without it the document is
+    one record, or, if it is an array, each item is.
+    """
+    if lines:
+        for number, raw in enumerate(stream, start=1):
+            if not raw.strip():
+                continue
+            try:
+                yield number, json.loads(raw, parse_float=Decimal)
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                yield Rejection(number, f"not valid JSON: {exc}", code="record.malformed")
+        return
+    try:
+        document = json.load(stream, parse_float=Decimal)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{source}: not valid JSON: {exc}") from exc
+    items: Any = document
+    for part in records.split(".") if records else []:
+        items = items.get(part) if isinstance(items, dict) else None
+    if records and not isinstance(items, list):
+        raise InputError(f"{source}: no array of records at {records!r}")
+    if isinstance(items, list):
+        yield from enumerate(items, start=1)
+    else:
+        yield 1, items

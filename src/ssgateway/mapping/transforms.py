@@ -1,0 +1,657 @@
+"""The transforms of the mapping language: small named steps selected by a ``type:`` key.
+
+Each transform is a pydantic model (its settings) with a ``build`` method that returns a plain function
+of one value, called once per record. Building happens once, when a mapping is compiled: patterns are
+parsed, code lists resolved and regular expressions compiled then, never per record.
+
+A transform rejects a value by raising :class:`Reject`; the engine turns that into a rejection of the
+record carrying the field, the (masked) raw value and the reason.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import unicodedata
+from abc import abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ssgateway.model import CitizenId, Period
+from ssgateway.model.values import CENT
+
+if TYPE_CHECKING:
+    from ssgateway.mapping.codelists import CodeList
+
+__all__ = ["BuildContext", "Reject", "Transform", "TransformFn", "date_pattern", "text_of"]
+
+TransformFn = Callable[[Any], Any]
+
+
+class Reject(Exception):
+    """Raised by a transform to reject the record; ``reason`` says why in words."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class BuildContext:
+    """What a transform may consult while it is built.
+
+    Attributes:
+        codelist: resolves a code-list id (raises ``LookupError`` when unknown).
+        coded: for inbound code-list lookups, the ``Coded[...]`` class of the target field when it is
+            one (lookups then yield cached instances of it), else None (lookups yield plain values).
+        fail: raises a located mapping error for this transform's setting ``key``.
+    """
+
+    codelist: Callable[[str], CodeList]
+    coded: type[BaseModel] | None = None
+    fail: Callable[[str, str], Exception] = field(default=lambda key, msg: ValueError(f"{key}: {msg}"))
+
+
+class _Step(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    @abstractmethod
+    def build(self, ctx: BuildContext) -> TransformFn:
+        """Return the function applying this step to one value."""
+
+
+def text_of(value: Any) -> str:
+    """The text of a value; personal strings give their real text (``str()`` would mask them)."""
+    return str.__str__(value) if isinstance(value, str) else str(value)
+
+
+def _none_safe(fn: TransformFn) -> TransformFn:
+    def step(value: Any) -> Any:
+        return None if value is None else fn(value)
+
+    return step
+
+
+class Trim(_Step):
+    """Strip surrounding white space (full-width spaces included); empty becomes null."""
+
+    type: Literal["trim"]
+
+    def build(self, ctx: BuildContext) -> TransformFn:
+        """Build."""
+
+        def trim(value: Any) -> Any:
+            if value is None:
+                return None
+            # str.strip() also strips U+3000, the full-width space
+            return (value.strip() if type(value) is str else text_of(value).strip()) or None
+
+        return trim
+
+
+class Upper(_Step):
+    """Upper-case text."""
+
+    type: Literal["upper"]
+
+    def build(self, ctx: BuildContext) -> TransformFn:
+        """Build."""
+        return _none_safe(lambda v: text_of(v).upper())
+
+
+class Lower(_Step):
+    """Lower-case text."""
+
+    type: Literal["lower"]
+
+    def build(self, ctx: BuildContext) -> TransformFn:
+        """Build."""
+        return _none_safe(lambda v: text_of(v).lower())
+
+
+class HalfWidth(_Step):
+    """Turn full-width digits, letters and punctuation into their ASCII forms (NFKC)."""
+
+    type: Literal["halfwidth"]
+
+    def build(self, ctx: BuildContext) -> TransformFn:
+        """Build."""
+        return _none_safe(lambda v: v if v.isascii() else unicodedata.normalize("NFKC", text_of(v)))
+
+
+# --- dates and months -------------------------------------------------------------------------------
+
+_TOKENS = [("yyyy", "%Y"), ("YYYY", "%Y"), ("SSS", "%f"), ("MM", "%m"), ("DD", "%d"), ("dd", "%d"),
+           ("HH", "%H"), ("mm", "%M"), ("ss", "%S")]  # fmt: skip
+_PATTERN = re.compile("|".join(re.escape(t) for t, _ in _TOKENS) + r"|[-/ :T.]")
+
+
+def date_pattern(pattern: str) -> str:
+    """Translate a pattern such as ``YYYYMMDD`` or ``yyyy-MM-dd HH:mm:ss`` into a ``strptime`` format.
+
+    Tokens: ``YYYY``/``yyyy`` year, ``MM`` month, ``DD``/``dd`` day, ``HH`` hour, ``mm`` minute,
+    ``ss`` second, ``SSS`` milliseconds; literals ``- / : . T`` and space.
+    """
+    table = dict(_TOKENS)
+    out, pos = [], 0
+    while pos < len(pattern):
+        m = _PATTERN.match(pattern, pos)
+        if not m:
+            raise ValueError(f"unknown token at {pattern[pos:]!r} in date pattern {pattern!r}")
+        out.append(table.get(m.group(0), m.group(0)))
+        pos = m.end()
+    return "".join(out)
+
+
+def _parse_yyyymmdd(text: str) -> date:
+    if len(text) != 8 or not text.isdigit():
+        raise ValueError
+    return date(int(text[:4]), int(text[4:6]), int(text[6:]))
+
+
+def _date_parser(pattern: str) -> Callable[[str], date | datetime]:
+    fmt = date_pattern(pattern)
+    if fmt == "%Y%m%d":
+        return _parse_yyyymmdd
+    if fmt == "%Y-%m-%d":
+        return date.fromisoformat
+    has_time = any(t in fmt for t in ("%H", "%M", "%S"))
+    if has_time:
+        # partners send local times without a zone; they stay naive
+        return lambda text: datetime.strptime(text, fmt)
+    return lambda text: datetime.strptime(text, fmt).date()
+
+
+class ParseDate(_Step):
+    """Parse a date (or a date and time, if the pattern has a time) with an explicit pattern."""
+
+    type: Literal["date"]
+    pattern: str = "YYYYMMDD"
+    """``YYYYMMDD``, ``YYYY-MM-DD``, ``yyyyMMddHHmmss``, ``yyyy-MM-dd HH:mm:ss`` …"""
+
+    def build(self, ctx: BuildContext) -> TransformFn:
+        """Build."""
+        try:
+            parse = _date_parser(self.pattern)
+        except ValueError as exc:
+            raise ctx.fail("pattern", str(exc)) from None
+        pattern = self.pattern
+
+        def parse_date(value: Any) -> Any:
+            if value is None or isinstance(value, date):
+                return value
+            try:
+                return parse(text_of(value).strip())
+            except ValueError:
+                raise Reject(f"not a valid date in the form {pattern}") from None
+
+        return parse_date
+
+
+class FormatDate(_Step):
+    """Write a date or date-time with an explicit pattern (outbound)."""
+
+    type: Literal["format_date"]
+    pattern: str = "YYYYMMDD"
+
+    def build(self, ctx: BuildContext) -> TransformFn:
+        """Build."""
+        try:
+            fmt = date_pattern(self.pattern)
+        except ValueError as exc:
+            raise ctx.fail("pattern", str(exc)) from None
+        millis = fmt.endswith("%f")
+
+        def format_date(value: Any) -> Any:
+            if value is None:
+                return None
+            text: str = value.strftime(fmt)
+            return text[:-3] if millis else text
+
+        return format_date
+
+
+class ParseMonth(_Step):
+    """Parse a year-month (a ``Period``): ``YYYYMM`` or ``YYYY-MM``; impossible months are rejected."""
+
+    type: Literal["month"]
+    pattern: Literal["YYYYMM", "YYYY-MM"] = "YYYYMM"
+
+    def build(self, ctx: BuildContext) -> TransformFn:
+        """Build."""
+        length = len(self.pattern)
+        pattern = self.pattern
+
+        def parse_month(value: Any) -> Any:
+            if value is None or isinstance(value, Period):
+                return value
+            text = text_of(value).strip()
+            if len(text) != length:
+                raise Reject(f"not a month in the form {pattern}")
+            try:
+                return Period.parse(text)
+            except ValueError as exc:
+                raise Reject(str(exc)) from None
+
+        return parse_month
+
+
+class FormatMonth(_Step):
+    """Write a period as ``YYYYMM`` or ``YYYY-MM`` (outbound)."""
+
+    type: Literal["format_month"]
+    pattern: Literal["YYYYMM", "YYYY-MM"] = "YYYYMM"
+
+    def build(self, ctx: BuildContext) -> TransformFn:
+        """Build."""
+        if self.pattern == "YYYYMM":
+            return _none_safe(lambda p: p.yyyymm())
+        return _none_safe(str)
+
+
+# --- numbers and money ------------------------------------------------------------------------------
+
+_DECIMAL = re.compile(r"[+-]?\d+(\.\d+)?")
+_INTEGER = re.compile(r"[+-]?\d+")
+
+
+class ToDecimal(_Step):
+    """Parse a decimal number exactly (never through float)."""
+
+    type: Literal["decimal"]
+
+    def build(self, ctx: BuildContext) -> TransformFn:
+        """Build."""
+
+        def to_decimal(value: Any) -> Any:
+            if value is None or isinstance(value, Decimal):
+                return value
+            text = text_of(value).strip()
+            if not _DECIMAL.fullmatch(text):
+                raise Reject("not a decimal number")
+            return Decimal(text)
+
+        return to_decimal
+
+
+class ToInteger(_Step):
+    """Parse an integer."""
+
+    type: Literal["integer"]
+
+    def build(self, ctx: BuildContext) -> TransformFn:
+        """Build."""
+
+        def to_integer(value: Any) -> Any:
+            if value is None or isinstance(value, int):
+                return value
+            text = text_of(value).strip()
+            if not _INTEGER.fullmatch(text):
+                raise Reject("not an integer")
+            return int(text)
+
+        return to_integer
+
+
+class FenToYuan(_Step):
+    """Integer fen (cents) → yuan with two decimals, exactly."""
+
+    type: Literal["fen_to_yuan"]
+
+    def build(self, ctx: BuildContext) -> TransformFn:
+        """Build."""
+
+        def fen_to_yuan(value: Any) -> Any:
+            if value is None:
+                return None
+            text = text_of(value).strip()
+            if not _INTEGER.fullmatch(text):
+                raise Reject("an amount in fen is a whole number")
+            return (Decimal(text) * CENT).quantize(CENT)
+
+        return fen_to_yuan
+
+
+class YuanToFen(_Step):
+    """Yuan → integer fen, exactly (outbound)."""
+
+    type: Literal["yuan_to_fen"]
+
+    def build(self, ctx: BuildContext) -> TransformFn:
+        """Build."""
+
+        def yuan_to_fen(value: Any) -> Any:
+            if value is None:
+                return None
+            try:
+                fen = Decimal(text_of(value)) * 100
+            except InvalidOperation:
+                raise Reject("not an amount") from None
+            if fen != fen.to_integral_value():
+                raise Reject("the amount has fractions of a fen")
+            return str(int(fen))
+
+        return yuan_to_fen
+
+
+# --- codes --------------------------------------------------------------------------------------------
+
+
+class CodeLookup(_Step):
+    """Translate a source code through a code list.
+
+    When the target field is a coded value, the raw code is always kept beside the canonical value.
+    """
+
+    type: Literal["codelist"]
+    list: str
+    """The code list's id."""
+    on_missing: Literal["reject", "default", "keep_raw"] = "reject"
+    """A code not in the list: reject the record, use ``default``, or keep the raw code with no value."""
+    default: str | None = None
+    """The canonical value used when ``on_missing`` is ``default``."""
+
+    def build(self, ctx: BuildContext) -> TransformFn:
+        """Build."""
+        try:
+            codes = ctx.codelist(self.list)
+        except LookupError as exc:
+            raise ctx.fail("list", str(exc)) from None
+        forward = codes.forward()
+        scheme = codes.id
+        fallback: Any = None
+        if self.on_missing == "default":
+            if self.default is None:
+                raise ctx.fail("default", "on_missing: default needs a default value")
+            try:
+                fallback = codes.canonical(self.default)
+            except ValueError as exc:
+                raise ctx.fail("default", str(exc)) from None
+        on_missing, list_id = self.on_missing, self.list
+        coded = ctx.coded
+        if coded is not None:
+            cls = coded
+            cache = {code: cls(value=value, raw=code, scheme=scheme) for code, value in forward.items()}
+
+            def lookup_coded(value: Any) -> Any:
+                if value is None:
+                    return None
+                found = cache.get(value)
+                if found is None:
+                    code = text_of(value).strip()
+                    found = cache.get(code)
+                    if found is None:
+                        if on_missing == "reject":
+                            raise Reject(f"code {code!r} is not in code list {list_id}")
+                        found = cls(value=fallback, raw=code, scheme=scheme)
+                return found
+
+            return lookup_coded
+
+        def lookup(value: Any) -> Any:
+            if value is None:
+                return None
+            code = text_of(value).strip()
+            if code in forward:
+                return forward[code]
+            if on_missing == "reject":
+                raise Reject(f"code {code!r} is not in code list {list_id}")
+            return fallback if on_missing == "default" else code
+
+        return lookup
+
+
+class ToCode(_Step):
+    """Canonical value → source code through a code list (outbound).
+
+    A coded value whose raw code belongs to the same list is written back as it came.
+    """
+
+    type: Literal["to_code"]
+    list: str
+
+    def build(self, ctx: BuildContext) -> TransformFn:
+        """Build."""
+        try:
+            codes = ctx.codelist(self.list)
+        except LookupError as exc:
+            raise ctx.fail("list", str(exc)) from None
+        reverse, scheme, list_id = codes.reverse(), codes.id, self.list
+
+        def to_code(value: Any) -> Any:
+            if value is None:
+                return None
+            if isinstance(value, BaseModel):  # a Coded value
+                raw = getattr(value, "raw", None)
+                if raw is not None and getattr(value, "scheme", None) == scheme:
+                    return raw
+                value = getattr(value, "value", None)
+                if value is None:
+                    if raw is None:
+                        return None
+                    raise Reject(f"the raw code {raw!r} has no canonical value to translate to {list_id}")
+            key = str(getattr(value, "value", value))
+            try:
+                return reverse[key]
+            except KeyError:
+                raise Reject(f"{key!r} has no code in code list {list_id}") from None
+
+        return to_code
+
+
+class ValueMap(_Step):
+    """Translate values through a small inline table (for flags and one-off codes)."""
+
+    type: Literal["map"]
+    values: dict[str, Any]
+    on_missing: Literal["reject", "keep"] = "reject"
+
+    def build(self, ctx: BuildContext) -> TransformFn:
+        """Build."""
+        table, keep = dict(self.values), self.on_missing == "keep"
+
+        def value_map(value: Any) -> Any:
+            if value is None:
+                return None
+            key = text_of(value).strip()
+            if key in table:
+                return table[key]
+            if keep:
+                return value
+            raise Reject(f"{key!r} is not one of {', '.join(map(repr, table))}")
+
+        return value_map
+
+
+# --- identifiers, text, values --------------------------------------------------------------------
+
+
+class CitizenIdStep(_Step):
+    """Normalise and check a citizen id: 15-digit legacy ids become 18 digits; bad ones are rejected."""
+
+    type: Literal["citizen_id"]
+
+    def build(self, ctx: BuildContext) -> TransformFn:
+        """Build."""
+        parse = CitizenId.parse
+
+        def citizen_id(value: Any) -> Any:
+            if value is None:
+                return None
+            try:
+                return parse(value)
+            except ValueError as exc:
+                raise Reject(str(exc)) from None
+
+        return citizen_id
+
+
+class Concat(_Step):
+    """Join several source values (a field with a list of sources) into one text."""
+
+    type: Literal["concat"]
+    separator: str = ""
+
+    def build(self, ctx: BuildContext) -> TransformFn:
+        """Build."""
+        sep = self.separator
+
+        def concat(value: Any) -> Any:
+            if value is None:
+                return None
+            items = value if isinstance(value, (list, tuple)) else [value]
+            parts = [text_of(v) for v in items if v is not None]
+            return sep.join(parts) or None
+
+        return concat
+
+
+class Split(_Step):
+    """Split text on a separator; ``index`` picks one part (else the list of parts)."""
+
+    type: Literal["split"]
+    separator: str
+    index: int | None = None
+
+    def build(self, ctx: BuildContext) -> TransformFn:
+        """Build."""
+        sep, index = self.separator, self.index
+
+        def split(value: Any) -> Any:
+            if value is None:
+                return None
+            parts = text_of(value).split(sep)
+            if index is None:
+                return parts
+            try:
+                return parts[index].strip() or None
+            except IndexError:
+                return None
+
+        return split
+
+
+class Constant(_Step):
+    """Always this value, whatever the source says."""
+
+    type: Literal["constant"]
+    value: Any
+
+    def build(self, ctx: BuildContext) -> TransformFn:
+        """Build."""
+        constant = self.value
+        return lambda _value: constant
+
+
+class Default(_Step):
+    """This value when the source is empty."""
+
+    type: Literal["default"]
+    value: Any
+
+    def build(self, ctx: BuildContext) -> TransformFn:
+        """Build."""
+        fallback = self.value
+        return lambda value: fallback if value is None or value == "" else value
+
+
+class Required(_Step):
+    """Reject the record when the value is empty."""
+
+    type: Literal["required"]
+
+    def build(self, ctx: BuildContext) -> TransformFn:
+        """Build."""
+
+        def required(value: Any) -> Any:
+            if value is None or value == "":
+                raise Reject("required field is empty")
+            return value
+
+        return required
+
+
+class RegexCheck(_Step):
+    """Reject the record unless the whole value matches a regular expression."""
+
+    type: Literal["regex"]
+    pattern: str
+    message: str | None = None
+    """The rejection reason; default: says which pattern failed."""
+
+    def build(self, ctx: BuildContext) -> TransformFn:
+        """Build."""
+        try:
+            match = re.compile(self.pattern).fullmatch
+        except re.error as exc:
+            raise ctx.fail("pattern", f"invalid regular expression: {exc}") from None
+        reason = self.message or f"does not match {self.pattern}"
+
+        def regex(value: Any) -> Any:
+            if value is not None and not match(text_of(value)):
+                raise Reject(reason)
+            return value
+
+        return regex
+
+
+class Custom(_Step):
+    """The escape hatch: a function ``module.path:name`` taking and returning one value.
+
+    It may raise ``ValueError`` to reject the record (the message becomes the reason).
+    """
+
+    type: Literal["custom"]
+    function: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+    def build(self, ctx: BuildContext) -> TransformFn:
+        """Build."""
+        module_name, _, attr = self.function.partition(":")
+        try:
+            fn = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError) as exc:
+            raise ctx.fail("function", f"cannot import {self.function}: {exc}") from None
+        if not callable(fn):
+            raise ctx.fail("function", f"{self.function} is not callable")
+
+        def custom(value: Any) -> Any:
+            try:
+                return fn(value)
+            except ValueError as exc:
+                raise Reject(str(exc)) from None
+
+        return custom
+
+
+Transform = Annotated[
+    Trim
+    | Upper
+    | Lower
+    | HalfWidth
+    | ParseDate
+    | FormatDate
+    | ParseMonth
+    | FormatMonth
+    | ToDecimal
+    | ToInteger
+    | FenToYuan
+    | YuanToFen
+    | CodeLookup
+    | ToCode
+    | ValueMap
+    | CitizenIdStep
+    | Concat
+    | Split
+    | Constant
+    | Default
+    | Required
+    | RegexCheck
+    | Custom,
+    Field(discriminator="type"),
+]
+"""One step of a field's transform chain, chosen by its ``type``."""
