@@ -3,6 +3,9 @@
 Every record ends up in exactly one place: the output (accepted) or the rejects file (with its position,
 field, reason and masked raw value). Outputs are written to temporary files and renamed into place only
 when the whole input was read: an input that turns out unusable halfway leaves no partial output.
+
+CSV files go through :class:`ssgateway.drops.CsvTranslator`: read in frames, mapped in batches on every
+core for big files, written in file order. XML and JSON are mapped record by record.
 """
 
 from __future__ import annotations
@@ -12,13 +15,23 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from ssgateway.drops import Batch, CsvTranslator
 from ssgateway.errors import InputError
-from ssgateway.mapping import Accepted, InboundMapping, Rejection, read_csv, read_json, read_xml
+from ssgateway.mapping import (
+    Accepted,
+    InboundMapping,
+    MappingCatalog,
+    Rejection,
+    read_csv,
+    read_json,
+    read_xml,
+)
+from ssgateway.mapping.csvfile import CsvLimits
 from ssgateway.mapping.sources import Record
 
 __all__ = ["TranslateSummary", "open_records", "position_key", "translate_file"]
@@ -32,11 +45,25 @@ class TranslateSummary:
     accepted: int = 0
     rejected: int = 0
     seconds: float = 0.0
+    encoding: str | None = None
+    """CSV: the encoding the file was read with (``auto`` resolved)."""
+    workers: int = 0
+    """CSV: worker processes used (0: the calling process)."""
+    rejected_by: dict[str, int] = field(default_factory=dict)
+    """Rejections by canonical field (or by code, for rows that never reached the mapping)."""
 
     @property
     def records_per_second(self) -> float:
         """Throughput."""
         return self.read / self.seconds if self.seconds > 0 else 0.0
+
+    def add(self, batch: Batch) -> None:
+        """Count a batch in."""
+        self.read += batch.read
+        self.accepted += batch.accepted
+        self.rejected += batch.rejected
+        for key, count in batch.rejected_by.items():
+            self.rejected_by[key] = self.rejected_by.get(key, 0) + count
 
     def as_dict(self) -> dict[str, Any]:
         """The summary as JSON-ready data."""
@@ -60,25 +87,25 @@ def open_records(
     spec = mapping.spec
     name = str(path)
     try:
-        if spec.format == "csv":
-            settings = spec.csv
-            enc = encoding or (settings.encoding if settings else "utf-8-sig")
-            delimiter = settings.delimiter if settings else ","
-            with path.open(encoding=enc, errors="strict", newline="") as text:
-                yield read_csv(text, source=name, delimiter=delimiter, required=mapping.columns)
-        elif spec.format == "xml":
-            if mapping.record_tag is None:  # pragma: no cover - an xml spec always has a record tag
-                raise InputError(f"mapping {spec.ref} names no record element")
-            with path.open("rb") as raw:
+        with path.open("rb") as raw:
+            if spec.format == "csv":
+                settings = spec.csv
+                yield read_csv(
+                    raw,
+                    source=name,
+                    delimiter=settings.delimiter if settings else ",",
+                    required=mapping.columns,
+                    encoding=encoding or (settings.encoding if settings else "utf-8-sig"),
+                )
+            elif spec.format == "xml":
+                if mapping.record_tag is None:  # pragma: no cover - an xml spec always has a record tag
+                    raise InputError(f"mapping {spec.ref} names no record element")
                 yield read_xml(raw, record_tag=mapping.record_tag, source=name)
-        else:
-            with path.open("rb") as raw:
+            else:
                 records = spec.json_.records if spec.json_ else None
                 yield read_json(raw, source=name, records=records, lines=path.suffix in (".jsonl", ".ndjson"))
     except FileNotFoundError:
-        raise InputError(f"{name}: no such file") from None
-    except LookupError as exc:
-        raise InputError(f"unknown encoding {encoding!r}: {exc}") from None
+        raise InputError(f"{name}: no such file", code="input.missing") from None
 
 
 @contextlib.contextmanager
@@ -106,17 +133,57 @@ def translate_file(
     encoding: str | None = None,
     source_system: str | None = None,
     stdout: IO[bytes] | None = None,
+    catalog: MappingCatalog | None = None,
+    workers: int | None = None,
+    limits: CsvLimits | None = None,
+    progress: Callable[[int, int, TranslateSummary], None] | None = None,
 ) -> TranslateSummary:
     """Map every record of ``path`` to canonical JSON Lines.
 
     Accepted entities go to ``output`` (or ``stdout``), rejections to ``rejects``, both as JSON Lines.
 
+    Args:
+        mapping: the compiled inbound mapping.
+        path: the input file.
+        output: where accepted records go (written whole or not at all).
+        rejects: where rejections go (same).
+        encoding: CSV: the file's encoding, or ``auto`` (default: the mapping's).
+        source_system: the source named in provenance (default: the mapping id).
+        stdout: where accepted records go when ``output`` is None.
+        catalog: the catalog the mapping came from; CSV files are then mapped in worker processes too.
+        workers: CSV: worker processes (``None``: one per CPU for big files; 0: this process).
+        limits: CSV: field and record sizes.
+        progress: CSV: called after each batch with the bytes done, the file's size and the counts so far.
+
     Raises:
         InputError: the input is unusable (undecodable, malformed or hostile XML, missing columns).
     """
     summary = TranslateSummary()
-    key = position_key(mapping, path)
     start = time.perf_counter()
+    if mapping.spec.format == "csv":
+        translator = CsvTranslator(
+            path,
+            mapping if catalog is None else mapping.spec.ref,
+            catalog=catalog,
+            encoding=encoding,
+            limits=limits,
+            source_system=source_system,
+            workers=workers,
+        )
+        with translator, _atomic(output) as out, _atomic(rejects) as rej:
+            sink = out or stdout
+            summary.encoding, summary.workers = translator.encoding, translator.workers
+            for batch in translator.batches():
+                summary.add(batch)
+                if sink is not None:
+                    sink.write(batch.output)
+                if rej is not None:
+                    rej.write(batch.rejects)
+                if progress is not None:
+                    progress(batch.end.offset, translator.size, summary)
+        summary.seconds = time.perf_counter() - start
+        return summary
+    key = position_key(mapping, path)
     with open_records(mapping, path, encoding) as records, _atomic(output) as out, _atomic(rejects) as rej:
         sink = out or stdout
         to_json = mapping.model.__pydantic_serializer__.to_json
@@ -128,6 +195,9 @@ def translate_file(
                     sink.write(to_json(outcome.entity) + b"\n")
             elif isinstance(outcome, Rejection):
                 summary.rejected += 1
+                summary.rejected_by[outcome.field or outcome.code] = (
+                    summary.rejected_by.get(outcome.field or outcome.code, 0) + 1
+                )
                 if rej is not None:
                     rej.write(json.dumps(outcome.as_dict(key), ensure_ascii=False).encode() + b"\n")
     summary.seconds = time.perf_counter() - start

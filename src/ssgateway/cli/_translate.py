@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 import typer
 
-from ssgateway.cli._common import console_err, emit_json
+from ssgateway.cli._common import console_err, emit_json, interactive
+from ssgateway.cli._progress import byte_progress
 from ssgateway.mapping import MappingCatalog
+from ssgateway.mapping.csvfile import CsvLimits
 from ssgateway.translate import translate_file
 
 
@@ -22,7 +25,10 @@ def translate(
         None, "--rejects", help="Write rejected records here, one JSON object each."
     ),
     encoding: str | None = typer.Option(
-        None, "--encoding", help="Text encoding of a CSV input (default: the mapping's)."
+        None,
+        "--encoding",
+        help="CSV encoding: gb18030, gbk, utf-8, utf-8-sig, or auto (strict UTF-8, else GB18030)."
+        " Default: the mapping's.",
     ),
     source: str | None = typer.Option(
         None, "--source", help="Source system named in provenance (default: the mapping id)."
@@ -30,22 +36,45 @@ def translate(
     mappings_dir: list[Path] = typer.Option(
         [], "--mappings-dir", help="Extra directory of mappings (repeatable)."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    workers: int | None = typer.Option(
+        None, "--workers", min=0, help="CSV: worker processes (default: one per CPU for big files; 0: none)."
+    ),
+    max_field: int = typer.Option(
+        CsvLimits().max_field,
+        "--max-field",
+        min=1,
+        help="CSV: longest field in characters (longer: rejected).",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON, and no progress."),
 ) -> None:
-    """Translate INPUT to canonical JSON Lines; every record is accepted or written to the rejects file."""
-    compiled = MappingCatalog(mappings_dir).inbound(mapping)
+    """Translate INPUT to canonical JSON Lines; every record is accepted or written to the rejects file.
+
+    On a terminal a progress bar shows how far a CSV file is; otherwise the command is quiet until its
+    one-line summary (or, with --json, a JSON summary).
+    """
+    catalog = MappingCatalog(mappings_dir)
+    compiled = catalog.inbound(mapping)
     stdout = sys.stdout.buffer if output is None else None
-    summary = translate_file(
-        compiled,
-        input_path,
-        output=output,
-        rejects=rejects,
-        encoding=encoding,
-        source_system=source,
-        stdout=stdout,
-    )
+    with byte_progress(console_err, str(input_path), enabled=interactive() and not as_json) as progress:
+        summary = translate_file(
+            compiled,
+            input_path,
+            output=output,
+            rejects=rejects,
+            encoding=encoding,
+            source_system=source,
+            stdout=stdout,
+            catalog=catalog,
+            workers=workers,
+            limits=CsvLimits(max_field=max_field),
+            progress=progress,
+        )
     if as_json:
-        (console_err.print if output is None else emit_json)(summary.as_dict())
+        document = {"input": str(input_path), **summary.as_dict()}
+        if output is None:  # stdout carries the records
+            sys.stderr.write(json.dumps(document, ensure_ascii=False) + "\n")
+        else:
+            emit_json(document)
         return
     console_err.print(
         f"{input_path}: read {summary.read:,}, accepted {summary.accepted:,}, rejected {summary.rejected:,}"

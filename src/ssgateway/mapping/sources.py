@@ -1,7 +1,8 @@
 """Readers that turn a source file into records for a mapping, streaming.
 
-- CSV: rows as ``dict`` column → text, matched by header name; ragged rows and NUL bytes are rejected
-  row by row; a file that cannot be decoded, lacks columns or has duplicate headers is refused whole.
+- CSV (:mod:`ssgateway.mapping.csvfile`): rows as ``dict`` column → text, matched by header name, from a
+  declared encoding; ragged rows, NUL bytes and over-long fields are rejected row by row; a file that
+  cannot be decoded, lacks columns, has duplicate headers or an unterminated quote is refused whole.
 - XML: every record element, by streaming with hardened settings (no DTD, no entities, no network, no
   huge trees); a document with a DOCTYPE is refused. Elements are cleared as the stream moves on.
 - JSON: one record per line of a JSON Lines file, or the records of one JSON document. Numbers with a
@@ -10,15 +11,15 @@
 
 from __future__ import annotations
 
-import csv
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import IO, Any
 
 from lxml import etree
 
 from ssgateway.errors import InputError, XMLSecurityError
+from ssgateway.mapping.csvfile import read_csv
 from ssgateway.mapping.outcomes import Rejection
 from ssgateway.masking import mask_text
 
@@ -40,54 +41,6 @@ def hardened_xml_parser(**extra: Any) -> etree.XMLParser:
         huge_tree=False,
         **extra,
     )
-
-
-def read_csv(
-    stream: IO[str], *, source: str, delimiter: str = ",", required: Iterable[str] = ()
-) -> Iterator[Record]:
-    """Rows of a CSV file with a header row, as ``(line, {column: text})``.
-
-    Args:
-        stream: text stream opened with ``newline=""`` and a strict encoding.
-        source: the file's name, for errors and positions.
-        delimiter: the field separator.
-        required: columns that must be in the header.
-
-    Raises:
-        InputError: undecodable text, duplicate or missing header columns, an unterminated quote.
-    """
-    reader = csv.reader(stream, delimiter=delimiter, strict=True)
-    try:
-        try:
-            header = [h.strip() for h in next(reader)]
-        except StopIteration:
-            raise InputError(f"{source}: the file is empty (no header row)") from None
-        duplicates = sorted({h for h in header if header.count(h) > 1})
-        if duplicates:
-            raise InputError(f"{source}: duplicate header columns: {', '.join(duplicates)}")
-        missing = [c for c in dict.fromkeys(required) if c not in header]
-        if missing:
-            raise InputError(f"{source}: missing columns: {', '.join(missing)}")
-        width = len(header)
-        line = reader.line_num
-        for row in reader:
-            start, line = line + 1, reader.line_num
-            if not row:
-                continue
-            if len(row) != width:
-                yield Rejection(
-                    start,
-                    f"ragged row: {len(row)} fields where the header has {width}",
-                    code="record.malformed",
-                )
-            elif any("\x00" in cell for cell in row):
-                yield Rejection(start, "NUL byte in the row", code="record.malformed")
-            else:
-                yield start, dict(zip(header, row, strict=True))
-    except csv.Error as exc:
-        raise InputError(f"{source}:{reader.line_num}: malformed CSV: {exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{source}: cannot decode after line {reader.line_num}: {exc.reason}") from exc
 
 
 def _refuse_doctype(element: Any, source: str) -> None:
