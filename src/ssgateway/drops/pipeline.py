@@ -12,11 +12,12 @@ Async callers get the same engine through :meth:`CsvTranslator.abatches` and :me
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import threading
 from collections import deque
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,7 +43,7 @@ def _start_method() -> str:
     # fork starts workers at once and shares the parent's imports, but forking a process that runs other
     # threads (an event loop's executor, a database pool) can deadlock the child: spawn then
     try:
-        single = len(os.listdir("/proc/self/task")) == 1
+        single = len(list(Path("/proc/self/task").iterdir())) == 1
     except OSError:  # pragma: no cover - not Linux
         single = False
     return "fork" if single and "fork" in multiprocessing.get_all_start_methods() else "spawn"
@@ -77,6 +78,7 @@ class CsvTranslator:
         checks: rules mapped records must also satisfy; a record that breaks one is rejected.
         workers: worker processes; ``None`` picks one per CPU for files of at least
             :data:`PARALLEL_MIN_BYTES`, 0 or 1 works in the calling process.
+        frame_bytes: bytes read at a time; a batch holds the whole records of about this much.
     """
 
     def __init__(
@@ -92,6 +94,7 @@ class CsvTranslator:
         received_at: datetime | None = None,
         checks: Sequence[Check] = (),
         workers: int | None = None,
+        frame_bytes: int = FRAME_BYTES,
     ) -> None:
         self.path = Path(path)
         self._mapping, self._catalog = mapping, catalog
@@ -99,7 +102,7 @@ class CsvTranslator:
         self.source_system, self.source_name = source_system, source_name or self.path.name
         self.received_at = received_at or datetime.now(UTC)
         self.checks = tuple(checks)
-        self._workers = workers
+        self._workers, self.frame_bytes = workers, frame_bytes
         self._raw: IO[bytes] | None = None
         self._file: CsvFile | None = None
         self._compiled: InboundMapping | None = None
@@ -201,7 +204,7 @@ class CsvTranslator:
         """
         self.open()
         assert self._file is not None  # noqa: S101 - open() ran
-        frames = self._file.frames(start, block=FRAME_BYTES)
+        frames = self._file.frames(start, block=self.frame_bytes)
         job = self._job(objects)
         workers = 0 if objects else self.workers
         if workers == 0:
@@ -222,23 +225,34 @@ class CsvTranslator:
             pool.shutdown(wait=True, cancel_futures=True)
 
     async def abatches(self, start: Cursor | None = None) -> AsyncIterator[Batch]:
-        """:meth:`batches` for async code: the file is read and mapped off the event loop."""
-        await asyncio.to_thread(self.open)
-        async for batch in _off_loop(self.batches(start)):
-            yield batch
+        """:meth:`batches` for async code: the file is read and mapped off the event loop.
+
+        Close it (``contextlib.aclosing``) when leaving early, so workers stop at once.
+        """
+        try:
+            await asyncio.to_thread(self.open)
+            async with contextlib.aclosing(_off_loop(self.batches(start))) as batches:
+                async for batch in batches:
+                    yield batch
+        finally:
+            await asyncio.to_thread(self.close)
 
     async def records(self, start: Cursor | None = None) -> AsyncIterator[Outcome]:
         """Every record as an ``Accepted`` canonical entity or a ``Rejection``, in file order.
 
         Parsing and mapping run in a worker thread, never on the event loop.
         """
-        await asyncio.to_thread(self.open)
-        async for batch in _off_loop(self.batches(start, objects=True)):
-            for outcome in batch.outcomes:
-                yield outcome
+        try:
+            await asyncio.to_thread(self.open)
+            async with contextlib.aclosing(_off_loop(self.batches(start, objects=True))) as batches:
+                async for batch in batches:
+                    for outcome in batch.outcomes:
+                        yield outcome
+        finally:
+            await asyncio.to_thread(self.close)
 
 
-async def _off_loop(blocking: Iterator[T]) -> AsyncIterator[T]:
+async def _off_loop(blocking: Iterator[T]) -> AsyncGenerator[T, None]:
     """Drive a blocking generator from async code, one step at a time in a worker thread."""
     lock = threading.Lock()  # closing waits for a step still running in its thread
     end = object()

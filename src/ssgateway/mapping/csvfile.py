@@ -262,9 +262,9 @@ class _Framer:
 def _frames(
     raw: ByteSource, buf: bytes, offset: int, line: int, framer: _Framer, block: int
 ) -> Iterator[Frame]:
-    eof = False
+    eof, short = False, len(buf) < block
     while True:
-        if not eof:
+        if short and not eof:
             more = raw.read(block)
             eof = not more
             buf = buf + more if buf else more
@@ -278,11 +278,13 @@ def _frames(
                     f" {framer.limits.max_record} bytes (a quote never closed?); the whole file is refused",
                     code="input.malformed",
                 )
+            short = True
             continue
         data, buf = buf[:end], buf[end:]
         yield Frame(data, offset, line)
         offset += end
         line += data.count(b"\n")
+        short = len(buf) < block
 
 
 class CsvFile:
