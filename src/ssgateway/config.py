@@ -64,7 +64,7 @@ class StoreConfig(_Section):
     retention: float = Field(default=86400.0, gt=0)
     """Seconds idempotency records are kept, and repeats answered with the stored result."""
     pool_size: int = Field(default=10, ge=1, le=1000)
-    """Most connections a PostgreSQL store opens per process."""
+    """Most connections a PostgreSQL or Redis store opens per process."""
     timeout: float = Field(default=5.0, gt=0)
     """Seconds to wait for the store before failing closed (`store.unavailable`)."""
 

@@ -128,7 +128,7 @@ def open_store(
         clock: wall-clock time for records, leases and expiry.
         lease: default seconds an idempotency claim is held before it may be taken over.
         retention: default seconds idempotency records are kept and replayed.
-        pool_size: most connections a PostgreSQL store opens.
+        pool_size: most connections a PostgreSQL or Redis store opens.
         timeout: seconds to wait for a connection before :class:`~ssgateway.errors.StoreUnavailable`.
 
     Raises:
@@ -159,7 +159,8 @@ def open_store(
         from ssgateway.reliability.stores.redis import RedisStore
 
         return RedisStore(
-            url, namespace=namespace, clock=clock, lease=lease, retention=retention, timeout=timeout
+            url, namespace=namespace, clock=clock, lease=lease, retention=retention, pool_size=pool_size,
+            timeout=timeout,
         )
     raise ConfigError(
         f"unknown store URL {redact_url(url)!r}: use sqlite:///path, postgresql://… or redis://…",

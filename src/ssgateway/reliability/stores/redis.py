@@ -106,17 +106,22 @@ class RedisStore(Store):
         clock: Clock | None = None,
         lease: float = 60.0,
         retention: float = 86400.0,
+        pool_size: int = 10,
         timeout: float = 5.0,
     ) -> None:
         super().__init__(url, namespace)
         self.prefix = f"{namespace}:"
+        # callers beyond pool_size wait for a connection (up to timeout) instead of failing at once;
         # one quick reconnect, then fail closed: a long retry loop would only delay the caller's error
-        self._client = aioredis.from_url(
+        pool = aioredis.BlockingConnectionPool.from_url(
             url,
+            max_connections=pool_size,
+            timeout=timeout,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
             retry=Retry(ExponentialBackoff(cap=0.2, base=0.05), 1),
         )
+        self._client = aioredis.Redis.from_pool(pool)
         self._idempotency = RedisIdempotency(
             self._client, prefix=self.prefix, where=self.url, clock=clock, lease=lease, retention=retention
         )
