@@ -221,6 +221,11 @@ class RetryPolicy:
             if on_retry is not None and error is not None:
                 on_retry(RetryEvent(state.attempt_number, error, pending[0] or 0.0))
 
+        async def attempt() -> T:
+            # tenacity awaits only what it recognises as a coroutine function; a lambda returning an
+            # awaitable would not be
+            return await func()
+
         retrying = AsyncRetrying(
             retry=retry,
             wait=wait,
@@ -229,4 +234,4 @@ class RetryPolicy:
             before_sleep=before_sleep,
             reraise=True,
         )
-        return await retrying(func)
+        return await retrying(attempt)

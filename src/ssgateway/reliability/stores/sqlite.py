@@ -89,10 +89,13 @@ class SQLiteRunner(SQLRunner):
                 conn.execute(f"PRAGMA synchronous={self._synchronous}")
                 tables = {n: self.table(n) for n in ("idempotency", "outbox", "checkpoints")}
                 bare = {f"{n}_bare": t for n, t in tables.items()}
-                conn.execute("BEGIN IMMEDIATE")  # one process creates the tables; the others wait
-                for statement in _DDL:
-                    conn.execute(statement.format(prefix=self.prefix, **tables, **bare))
-                conn.execute("COMMIT")
+                present = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                # reading first keeps a store that opens beside a writer's open transaction from blocking
+                if not {t.strip('"') for t in tables.values()} <= present:
+                    conn.execute("BEGIN IMMEDIATE")  # one process creates the tables; the others wait
+                    for statement in _DDL:
+                        conn.execute(statement.format(prefix=self.prefix, **tables, **bare))
+                    conn.execute("COMMIT")
             except BaseException:
                 conn.close()
                 raise
@@ -159,7 +162,8 @@ class SQLiteStore(Store):
 
     :meth:`Outbox.enqueue` accepts ``connection=`` a ``sqlite3.Connection`` to the same file: the delivery
     is inserted in that connection's current transaction and becomes durable when the caller commits
-    (the statement runs on the caller's thread).
+    (the statement runs on the caller's thread). Use the store once (``await store.ping()``) before the
+    caller's transaction begins, so its tables exist: creating them would wait for that transaction.
     """
 
     kind = "sqlite"
