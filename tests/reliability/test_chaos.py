@@ -18,10 +18,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests.reliability.conftest import drop_postgres, unique_namespace
 
 from ssgateway.reliability import DeliveryState, Relay, RetryPolicy, Store, open_store
 from ssgateway.testing.partner import FaultKind, Faults, LedgerEntry, PartnerSimulator, partner_sender
-from tests.reliability.conftest import drop_postgres, unique_namespace
 
 WORKER = Path(__file__).with_name("worker.py")
 DELIVERIES, RELAYS, FAULT_RATE = 2000, 3, 0.3
@@ -88,9 +88,14 @@ async def test_chaos_every_delivery_exactly_once(postgres_dsn: str) -> None:
     namespace = unique_namespace()
     relays: list[asyncio.subprocess.Process] = []
     try:
-        async with open_store(postgres_dsn, namespace=namespace) as store, PartnerSimulator(faults=FAULTS) as partner:
+        async with (
+            open_store(postgres_dsn, namespace=namespace) as store,
+            PartnerSimulator(faults=FAULTS) as partner,
+        ):
             ids = await enqueue_all(store)
-            relays = [await start_relay(postgres_dsn, namespace, partner.url, f"relay-{i}") for i in range(RELAYS)]
+            relays = [
+                await start_relay(postgres_dsn, namespace, partner.url, f"relay-{i}") for i in range(RELAYS)
+            ]
 
             async def partly_done() -> bool:
                 return len(partner.ledger) >= DELIVERIES // 4
@@ -108,7 +113,10 @@ async def test_chaos_every_delivery_exactly_once(postgres_dsn: str) -> None:
             await wait_until(settled, 120, "the outbox to settle")
             for relay in relays:
                 relay.send_signal(signal.SIGTERM)
-            stats = [json.loads((await relay.communicate())[0].decode().strip().splitlines()[-1]) for relay in relays]
+            stats = [
+                json.loads((await relay.communicate())[0].decode().strip().splitlines()[-1])
+                for relay in relays
+            ]
 
             totals = await store.outbox.totals()
             report = await reconcile(store, partner)

@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.reliability.conftest import make_factory, unique_namespace
 
 from ssgateway.errors import IdempotencyInProgress
 from ssgateway.reliability import Claim, fingerprint
-from tests.reliability.conftest import make_factory, unique_namespace
 
 WORKER = Path(__file__).with_name("worker.py")
 PROCESSES, KEYS = 8, 500
@@ -35,7 +35,10 @@ def spawned(*commands: list[str]) -> Iterator[list[subprocess.Popen[str]]]:
         processes = [
             stack.enter_context(
                 subprocess.Popen(
-                    [sys.executable, str(WORKER), *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+                    [sys.executable, str(WORKER), *args],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    text=True,
                 )
             )
             for args in commands
@@ -97,7 +100,9 @@ def test_lease_of_killed_holder_is_taken_over_after_it_ends(backend: tuple[str, 
     namespace = unique_namespace()
     factory = make_factory(kind, address, tmp_path)
     lease = 1.5
-    with spawned(["hold", store_url(kind, address, namespace), namespace, "pension-42", str(lease)]) as (holder,):
+    with spawned(["hold", store_url(kind, address, namespace), namespace, "pension-42", str(lease)]) as (
+        holder,
+    ):
         held = read_json(holder)
         os.kill(holder.pid, signal.SIGKILL)
         holder.wait()

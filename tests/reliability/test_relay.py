@@ -50,14 +50,21 @@ async def test_delivers_and_keeps_the_answer(store: Store) -> None:
         relay = await relay_all(store, partner, policy=FAST)
     assert relay.stats.delivered == 20 and len(partner.ledger) == 20
     first = await store.outbox.get(ids[0])
-    assert first.state is DeliveryState.DELIVERED and first.response == {"seq": first.response["seq"], "key": "key-0"}
+    assert first.state is DeliveryState.DELIVERED and first.response == {
+        "seq": first.response["seq"],
+        "key": "key-0",
+    }
     assert partner.ledger.entries[0].key is not None
 
 
 async def test_faults_with_dedupe_deliver_each_exactly_once(store: Store) -> None:
     await enqueue(store, 60)
-    faults = Faults(rate=0.5, kinds=tuple(k for k in FaultKind if k != FaultKind.COMMIT_THEN_BLACKHOLE),
-                    retry_after=0, seed=3)
+    faults = Faults(
+        rate=0.5,
+        kinds=tuple(k for k in FaultKind if k != FaultKind.COMMIT_THEN_BLACKHOLE),
+        retry_after=0,
+        seed=3,
+    )
     async with PartnerSimulator(faults=faults) as partner:
         policy = RetryPolicy(attempts=30, deadline=60, initial_backoff=0.01, max_backoff=0.02)
         relay = await relay_all(store, partner, policy=policy)
@@ -97,7 +104,11 @@ async def test_exhausted_policy_and_refusals_are_dead(store: Store) -> None:
     assert busy.state is DeliveryState.DEAD and busy.attempts == 4
     assert busy.last_error and "retries exhausted after 4 attempts" in busy.last_error
     assert busy.last_error_code == "partner.unavailable"
-    assert strict.state is DeliveryState.DEAD and strict.attempts == 1 and strict.last_error_code == "partner.refused"
+    assert (
+        strict.state is DeliveryState.DEAD
+        and strict.attempts == 1
+        and strict.last_error_code == "partner.refused"
+    )
     assert "6222020200012345678" not in (strict.last_error or "")
     assert await store.outbox.replay() == 2
     async with PartnerSimulator() as partner:
@@ -141,7 +152,10 @@ async def test_custom_answers_and_ledger_over_http() -> None:
     def respond(entry: object) -> Response:
         return Response(200, b'{"status": "ACSP"}', {"content-type": "application/json"})
 
-    async with PartnerSimulator(respond=respond) as partner, httpx.AsyncClient(base_url=partner.url) as client:
+    async with (
+        PartnerSimulator(respond=respond) as partner,
+        httpx.AsyncClient(base_url=partner.url) as client,
+    ):
         headers = {"Idempotency-Key": "k"}
         assert (await client.post("/pay", json={"a": 1}, headers=headers)).json() == {"status": "ACSP"}
         again = await client.post("/pay", json={"a": 1}, headers=headers)
@@ -159,9 +173,14 @@ async def test_custom_answers_and_ledger_over_http() -> None:
 async def test_throttle_sends_retry_after_as_seconds_or_date() -> None:
     for as_date in (False, True):
         faults = Faults(rate=1.0, kinds=(FaultKind.THROTTLED,), retry_after=30, retry_after_date=as_date)
-        async with PartnerSimulator(faults=faults) as partner, httpx.AsyncClient(base_url=partner.url) as client:
+        async with (
+            PartnerSimulator(faults=faults) as partner,
+            httpx.AsyncClient(base_url=partner.url) as client,
+        ):
             sender = partner_sender(client)
-            delivery = Delivery(1, "bank", "payments.submit", {"a": 1}, "k", True, DeliveryState.LEASED, 1, 0, 0, 0)
+            delivery = Delivery(
+                1, "bank", "payments.submit", {"a": 1}, "k", True, DeliveryState.LEASED, 1, 0, 0, 0
+            )
             with pytest.raises(Exception) as caught:
                 await sender(delivery)
         assert caught.value.code == "partner.unavailable"  # type: ignore[attr-defined]

@@ -60,7 +60,7 @@ async def test_gives_up_after_the_attempts() -> None:
     clock = FakeClock()
     policy = RetryPolicy(attempts=3, clock=clock)
     func = Flaky(*(TransientError(str(i)) for i in range(5)))
-    with pytest.raises(TransientError, match="^2$"):
+    with pytest.raises(TransientError, match=r"^2$"):
         await policy.call(func)
     assert func.calls == 3 and len(clock.sleeps) == 2
 
@@ -70,7 +70,7 @@ async def test_no_attempt_starts_after_the_deadline() -> None:
     # waits of 0.4, 0.8, 1.6 (jitter at its bound); the third would end at 2.8 > 2.0: give up before it
     policy = RetryPolicy(attempts=10, deadline=2.0, initial_backoff=0.4, clock=clock, random=lambda: 1.0)
     func = Flaky(*(TransientError(str(i)) for i in range(10)))
-    with pytest.raises(TransientError, match="^2$"):
+    with pytest.raises(TransientError, match=r"^2$"):
         await policy.call(func)
     assert clock.sleeps == [0.4, 0.8] and func.calls == 3
     assert clock.monotonic() < 2.0
@@ -145,6 +145,11 @@ def test_resendable_operations() -> None:
 
 def test_policy_from_config() -> None:
     policy = RetryPolicy.from_config(RetryConfig(attempts=6, deadline=9, initial_backoff=0.5, max_backoff=2))
-    assert (policy.attempts, policy.deadline, policy.backoff_bound(1), policy.backoff_bound(9)) == (6, 9, 0.5, 2)
+    assert (policy.attempts, policy.deadline, policy.backoff_bound(1), policy.backoff_bound(9)) == (
+        6,
+        9,
+        0.5,
+        2,
+    )
     with pytest.raises(ValueError, match="attempts"):
         RetryPolicy(attempts=0)

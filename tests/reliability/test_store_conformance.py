@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.reliability.conftest import make_factory
 
 from ssgateway.testing.stores import StoreFactory, store_conformance
-from tests.reliability.conftest import make_factory
 
 
 class _SQLite:

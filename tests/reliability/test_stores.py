@@ -8,13 +8,13 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from tests.reliability.conftest import make_factory
 
 from ssgateway.config import parse_config
 from ssgateway.errors import ConfigError, StoreUnavailable
 from ssgateway.reliability import DeliveryState, fingerprint, open_store, redact_url, store_from_config
 from ssgateway.reliability.stores.sqlite import SQLiteStore
 from ssgateway.yamlfile import Located
-from tests.reliability.conftest import make_factory
 
 
 def closed_port() -> int:
@@ -55,7 +55,10 @@ def test_passwords_never_show() -> None:
 
 
 async def test_store_from_config(tmp_path: Path) -> None:
-    doc = Located(data={"store": {"url": "sqlite:///gw.db", "namespace": "gw", "lease": 5}}, file=str(tmp_path / "g.yaml"))
+    doc = Located(
+        data={"store": {"url": "sqlite:///gw.db", "namespace": "gw", "lease": 5}},
+        file=str(tmp_path / "g.yaml"),
+    )
     config = parse_config(doc)
     async with store_from_config(config) as store:
         assert isinstance(store, SQLiteStore) and store.path == str(tmp_path / "gw.db")
@@ -111,14 +114,22 @@ async def test_sqlite_enqueue_in_callers_transaction(tmp_path: Path) -> None:
                 conn.execute("BEGIN")
                 conn.execute("INSERT INTO payments VALUES ('P1')")
                 await store.outbox.enqueue(
-                    partner="bank", operation="payments.submit", payload={"ref": "P1"},
-                    idempotency_key="P1", deduplicated=True, connection=conn,
+                    partner="bank",
+                    operation="payments.submit",
+                    payload={"ref": "P1"},
+                    idempotency_key="P1",
+                    deduplicated=True,
+                    connection=conn,
                 )
                 conn.execute("COMMIT" if commit else "ROLLBACK")
                 assert len(await store.outbox.list()) == (1 if commit else 0)
-            with pytest.raises(TypeError, match="sqlite3.Connection"):
+            with pytest.raises(TypeError, match=r"sqlite3\.Connection"):
                 await store.outbox.enqueue(
-                    partner="bank", operation="x", payload={}, idempotency_key="x", deduplicated=True,
+                    partner="bank",
+                    operation="x",
+                    payload={},
+                    idempotency_key="x",
+                    deduplicated=True,
                     connection=object(),
                 )
         finally:
@@ -127,14 +138,20 @@ async def test_sqlite_enqueue_in_callers_transaction(tmp_path: Path) -> None:
 
 @pytest.mark.postgres
 async def test_postgres_enqueue_in_callers_transaction(postgres_dsn: str, tmp_path: Path) -> None:
-    async with make_factory("postgres", postgres_dsn, tmp_path)() as store:
-        async with await psycopg.AsyncConnection.connect(postgres_dsn) as conn:
-            for commit in (False, True):
-                async with conn.transaction(force_rollback=not commit):
-                    delivery_id = await store.outbox.enqueue(
-                        partner="bank", operation="payments.submit", payload={"ref": "P1"},
-                        idempotency_key="P1", deduplicated=True, connection=conn,
-                    )
-                    assert delivery_id > 0
-                totals = await store.outbox.totals()
-                assert totals[DeliveryState.PENDING] == (1 if commit else 0)
+    async with (
+        make_factory("postgres", postgres_dsn, tmp_path)() as store,
+        await psycopg.AsyncConnection.connect(postgres_dsn) as conn,
+    ):
+        for commit in (False, True):
+            async with conn.transaction(force_rollback=not commit):
+                delivery_id = await store.outbox.enqueue(
+                    partner="bank",
+                    operation="payments.submit",
+                    payload={"ref": "P1"},
+                    idempotency_key="P1",
+                    deduplicated=True,
+                    connection=conn,
+                )
+                assert delivery_id > 0
+            totals = await store.outbox.totals()
+            assert totals[DeliveryState.PENDING] == (1 if commit else 0)

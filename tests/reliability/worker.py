@@ -20,11 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 
-import httpx  # noqa: E402
+import httpx
 
-from ssgateway.errors import IdempotencyInProgress  # noqa: E402
-from ssgateway.reliability import Claim, Relay, RetryPolicy, fingerprint, open_store  # noqa: E402
-from ssgateway.testing.partner import partner_sender  # noqa: E402
+from ssgateway.errors import IdempotencyInProgress
+from ssgateway.reliability import Claim, Relay, RetryPolicy, fingerprint, open_store
+from ssgateway.testing.partner import partner_sender
 
 CHAOS_POLICY = RetryPolicy(attempts=5, deadline=60.0, initial_backoff=0.05, max_backoff=0.5)
 

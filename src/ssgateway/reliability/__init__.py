@@ -31,8 +31,8 @@ __all__ = [
     "BreakerSnapshot",
     "BreakerState",
     "Breakers",
-    "CheckpointConflict",
     "Checkpoint",
+    "CheckpointConflict",
     "Checkpoints",
     "CircuitBreaker",
     "Claim",
@@ -54,6 +54,7 @@ __all__ = [
     "fingerprint",
     "is_resendable",
     "open_store",
+    "parse_retry_after",
     "redact_url",
     "store_from_config",
 ]

@@ -201,7 +201,9 @@ class IdempotencyStore(ABC):
         retention: default seconds a record is kept (and replayed).
     """
 
-    def __init__(self, *, clock: Clock | None = None, lease: float = 60.0, retention: float = 86400.0) -> None:
+    def __init__(
+        self, *, clock: Clock | None = None, lease: float = 60.0, retention: float = 86400.0
+    ) -> None:
         self.clock = clock or SYSTEM_CLOCK
         self.lease = lease
         self.retention = retention
@@ -307,7 +309,11 @@ class IdempotencyStore(ABC):
     async def renew(self, claim: Claim, *, lease: float | None = None) -> Claim | None:
         """Extend a claim's lease for long work; None when it had already been taken over."""
         current = await self._load(claim.key)
-        if current is None or current.token != claim.token or current.state is not IdempotencyState.IN_PROGRESS:
+        if (
+            current is None
+            or current.token != claim.token
+            or current.state is not IdempotencyState.IN_PROGRESS
+        ):
             return None
         now = self.clock.time()
         lease_expires_at = now + (self.lease if lease is None else lease)

@@ -16,6 +16,7 @@ reconciliation instead of being sent twice. Outcomes are recorded only by the le
 
 from __future__ import annotations
 
+import builtins
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
@@ -131,7 +132,7 @@ class Outbox(ABC):
         *,
         partner: str,
         operation: str,
-        payload: BaseModel | Mapping[str, Any] | list[Any] | str,
+        payload: BaseModel | Mapping[str, Any] | builtins.list[Any] | str,
         idempotency_key: str,
         deduplicated: bool,
         not_before: float | None = None,
@@ -169,7 +170,7 @@ class Outbox(ABC):
         partner: str | None = None,
         after: int = 0,
         limit: int = 100,
-    ) -> list[Delivery]:
+    ) -> builtins.list[Delivery]:
         """Deliveries by id, optionally filtered by state and partner, starting after id ``after``."""
 
     @abstractmethod
@@ -185,7 +186,7 @@ class Outbox(ABC):
         return totals
 
     @abstractmethod
-    async def lease(self, owner: str, *, limit: int = 32, lease: float = 60.0) -> list[Delivery]:
+    async def lease(self, owner: str, *, limit: int = 32, lease: float = 60.0) -> builtins.list[Delivery]:
         """Take up to ``limit`` due deliveries for ``owner`` for ``lease`` seconds.
 
         Due: pending with ``next_attempt_at`` reached, or leased by a relay whose lease expired and the
@@ -201,8 +202,10 @@ class Outbox(ABC):
     async def mark_retry(
         self, delivery: Delivery, *, at: float, error: BaseException | str, count_attempt: bool = True
     ) -> bool:
-        """Put a leased delivery back to pending, due at ``at``; ``count_attempt=False`` gives back the
-        attempt its lease took (it was not sent: an open breaker). False when the lease was lost."""
+        """Put a leased delivery back to pending, due at ``at``; False when the lease was lost.
+
+        ``count_attempt=False`` gives back the attempt its lease took (it was not sent: an open breaker).
+        """
 
     @abstractmethod
     async def mark_dead(self, delivery: Delivery, error: BaseException | str) -> bool:

@@ -162,7 +162,9 @@ class Relay:
         except BreakerOpen as exc:
             self.stats.deferred += 1
             at = self.clock.time() + (exc.retry_after or self.poll_interval)
-            await self._record(delivery, self.outbox.mark_retry(delivery, at=at, error=exc, count_attempt=False))
+            await self._record(
+                delivery, self.outbox.mark_retry(delivery, at=at, error=exc, count_attempt=False)
+            )
             return
         except SSGatewayError as exc:
             await self._failed(delivery, exc)
@@ -207,7 +209,9 @@ class Relay:
             recorded = False
         else:
             if not recorded:
-                _log.warning("relay %s lost its lease on delivery %s before recording", self.name, delivery.id)
+                _log.warning(
+                    "relay %s lost its lease on delivery %s before recording", self.name, delivery.id
+                )
         if not recorded:
             self.stats.lost += 1
         return recorded

@@ -145,21 +145,36 @@ def open_store(
         from ssgateway.reliability.stores.sqlite import SQLiteStore
 
         return SQLiteStore(
-            url, base_dir=base_dir, namespace=namespace, clock=clock, lease=lease, retention=retention,
+            url,
+            base_dir=base_dir,
+            namespace=namespace,
+            clock=clock,
+            lease=lease,
+            retention=retention,
             timeout=timeout,
         )
     if scheme in ("postgresql", "postgres"):
         from ssgateway.reliability.stores.postgres import PostgresStore
 
         return PostgresStore(
-            url, namespace=namespace, clock=clock, lease=lease, retention=retention, pool_size=pool_size,
+            url,
+            namespace=namespace,
+            clock=clock,
+            lease=lease,
+            retention=retention,
+            pool_size=pool_size,
             timeout=timeout,
         )
     if scheme in ("redis", "rediss"):
         from ssgateway.reliability.stores.redis import RedisStore
 
         return RedisStore(
-            url, namespace=namespace, clock=clock, lease=lease, retention=retention, pool_size=pool_size,
+            url,
+            namespace=namespace,
+            clock=clock,
+            lease=lease,
+            retention=retention,
+            pool_size=pool_size,
             timeout=timeout,
         )
     raise ConfigError(

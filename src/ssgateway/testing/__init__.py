@@ -1,5 +1,7 @@
-"""Helpers for testing ssgateway and adapters built on it: loopback-only networking, service addresses,
-a fake clock, an HTTP partner simulator and the store conformance suite.
+"""Helpers for testing ssgateway and the adapters and stores built on it.
+
+Loopback-only networking, service addresses, a fake clock, an HTTP partner simulator and the store
+conformance suite.
 
 Installed as a pytest plugin, so the fixtures in :mod:`ssgateway.testing.plugin` are available to any test
 suite that has ssgateway installed.

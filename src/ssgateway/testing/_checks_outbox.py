@@ -51,7 +51,11 @@ async def enqueue_is_idempotent_per_partner_key(store: Any, clock: FakeClock) ->
     expect(await _enqueue(store, 1) == first, "the same delivery again: the same id")
     async with raises(IdempotencyConflict, "the key with another payload"):
         await store.outbox.enqueue(
-            partner="bank", operation="payments.submit", payload={"x": 1}, idempotency_key="pay-1", deduplicated=True
+            partner="bank",
+            operation="payments.submit",
+            payload={"x": 1},
+            idempotency_key="pay-1",
+            deduplicated=True,
         )
     expect(await _enqueue(store, 1, partner="other-bank") != first, "the key is per partner")
     expect(len(await store.outbox.list()) == 2, "two deliveries stored")

@@ -61,7 +61,9 @@ class FaultKind(StrEnum):
     """Commit, then never answer (the caller times out)."""
 
 
-COMMITTING = frozenset({FaultKind.COMMIT_THEN_RESET, FaultKind.COMMIT_THEN_TRUNCATE, FaultKind.COMMIT_THEN_BLACKHOLE})
+COMMITTING = frozenset(
+    {FaultKind.COMMIT_THEN_RESET, FaultKind.COMMIT_THEN_TRUNCATE, FaultKind.COMMIT_THEN_BLACKHOLE}
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,7 +43,8 @@ _DDL = (
         next_attempt_at DOUBLE PRECISION NOT NULL, first_attempt_at DOUBLE PRECISION, lease_owner TEXT,
         lease_token TEXT, lease_expires_at DOUBLE PRECISION, last_error_code TEXT, last_error TEXT,
         response TEXT, UNIQUE (partner, idempotency_key))""",
-    "CREATE INDEX IF NOT EXISTS outbox_due ON {outbox} (next_attempt_at) WHERE state IN ('pending', 'leased')",
+    "CREATE INDEX IF NOT EXISTS outbox_due ON {outbox} (next_attempt_at) "
+    "WHERE state IN ('pending', 'leased')",
     "CREATE INDEX IF NOT EXISTS outbox_state ON {outbox} (state, partner)",
     """CREATE TABLE IF NOT EXISTS {checkpoints} (
         name TEXT PRIMARY KEY, state TEXT NOT NULL, version INTEGER NOT NULL,

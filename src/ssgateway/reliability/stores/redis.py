@@ -44,7 +44,14 @@ class RedisIdempotency(IdempotencyStore):
     """Idempotency records in Redis."""
 
     def __init__(
-        self, client: aioredis.Redis, *, prefix: str, where: str, clock: Clock | None, lease: float, retention: float
+        self,
+        client: aioredis.Redis,
+        *,
+        prefix: str,
+        where: str,
+        clock: Clock | None,
+        lease: float,
+        retention: float,
     ) -> None:
         super().__init__(clock=clock, lease=lease, retention=retention)
         self._client = client
@@ -64,7 +71,9 @@ class RedisIdempotency(IdempotencyStore):
 
     async def _insert(self, record: IdempotencyRecord) -> bool:
         try:
-            done = await self._client.set(self._key(record.key), record.to_json(), nx=True, px=self._ttl_ms(record))
+            done = await self._client.set(
+                self._key(record.key), record.to_json(), nx=True, px=self._ttl_ms(record)
+            )
         except RedisError as exc:
             raise self._unavailable(exc) from exc
         return bool(done)

@@ -46,9 +46,15 @@ class SQLRunner(ABC):
     def table(self, name: str) -> str:
         """The qualified name of one of the store's tables."""
 
-    def sql(self, statement: str, **tables: str) -> str:
-        """``statement`` with ``{name}`` replaced by qualified table names and the driver's placeholder."""
-        text = statement.format(**{k: self.table(v) for k, v in tables.items()}, lock=self.lock_clause)
+    def sql(self, statement: str, table: str, **fragments: str) -> str:
+        """``statement`` as this driver wants it.
+
+        ``{t}`` becomes the qualified ``table``, ``{lock}`` the lock clause, other ``{name}`` the given
+        fragments, and ``?`` the driver's placeholder.
+
+        Only identifiers and fixed fragments are put into the text; values are always bound parameters.
+        """
+        text = statement.format(t=self.table(table), lock=self.lock_clause, **fragments)
         return text.replace("?", self.placeholder) if self.placeholder != "?" else text
 
     @abstractmethod
@@ -77,22 +83,22 @@ class SQLIdempotency(IdempotencyStore):
     def __init__(self, runner: SQLRunner, *, clock: Clock | None, lease: float, retention: float) -> None:
         super().__init__(clock=clock, lease=lease, retention=retention)
         self._runner = runner
-        sql = runner.sql
-        t = {"t": "idempotency"}
+
+        def sql(statement: str) -> str:
+            return runner.sql(statement, "idempotency", columns=_IDEM_COLUMNS)
+
         self._insert_sql = sql(
-            f"INSERT INTO {{t}} ({_IDEM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (idem_key) DO NOTHING",
-            **t,
+            "INSERT INTO {t} ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (idem_key) DO NOTHING"
         )
-        self._load_sql = sql(f"SELECT {_IDEM_COLUMNS} FROM {{t}} WHERE idem_key = ?", **t)
+        self._load_sql = sql("SELECT {columns} FROM {t} WHERE idem_key = ?")
         self._replace_sql = sql(
             "UPDATE {t} SET state = ?, fingerprint = ?, token = ?, attempt = ?, lease_expires_at = ?, "
             "expires_at = ?, created_at = ?, updated_at = ?, response = ?, error = ? "
-            "WHERE idem_key = ? AND token = ?",
-            **t,
+            "WHERE idem_key = ? AND token = ?"
         )
-        self._delete_sql = sql("DELETE FROM {t} WHERE idem_key = ? AND token = ?", **t)
-        self._purge_sql = sql("DELETE FROM {t} WHERE expires_at <= ?", **t)
+        self._delete_sql = sql("DELETE FROM {t} WHERE idem_key = ? AND token = ?")
+        self._purge_sql = sql("DELETE FROM {t} WHERE expires_at <= ?")
 
     @staticmethod
     def _values(r: IdempotencyRecord) -> tuple[Any, ...]:
@@ -147,19 +153,19 @@ class SQLCheckpoints(Checkpoints):
     def __init__(self, runner: SQLRunner, *, clock: Clock | None) -> None:
         super().__init__(clock=clock)
         self._runner = runner
-        sql = runner.sql
-        t = {"t": "checkpoints"}
-        self._get_sql = sql("SELECT name, state, version, updated_at FROM {t} WHERE name = ?", **t)
+
+        def sql(statement: str) -> str:
+            return runner.sql(statement, "checkpoints")
+
+        self._get_sql = sql("SELECT name, state, version, updated_at FROM {t} WHERE name = ?")
         self._create_sql = sql(
             "INSERT INTO {t} (name, state, version, updated_at) VALUES (?, ?, 1, ?) "
-            "ON CONFLICT (name) DO NOTHING",
-            **t,
+            "ON CONFLICT (name) DO NOTHING"
         )
         self._update_sql = sql(
-            "UPDATE {t} SET state = ?, version = version + 1, updated_at = ? WHERE name = ? AND version = ?",
-            **t,
+            "UPDATE {t} SET state = ?, version = version + 1, updated_at = ? WHERE name = ? AND version = ?"
         )
-        self._delete_sql = sql("DELETE FROM {t} WHERE name = ?", **t)
+        self._delete_sql = sql("DELETE FROM {t} WHERE name = ?")
 
     async def get(self, name: str) -> Checkpoint | None:
         """The checkpoint called ``name``, or None before its first write."""

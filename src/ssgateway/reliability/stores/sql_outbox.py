@@ -7,6 +7,7 @@ single writer at a time, so the same statement is atomic there without row locks
 
 from __future__ import annotations
 
+import builtins
 import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -18,15 +19,22 @@ from ssgateway.errors import IdempotencyConflict, NotFound, RequestInvalid
 from ssgateway.masking import mask_text
 from ssgateway.reliability.clock import Clock
 from ssgateway.reliability.idempotency import fingerprint
-from ssgateway.reliability.outbox import ACTIVE_STATES, Delivery, DeliveryState, Outbox, encode_payload, error_text
+from ssgateway.reliability.outbox import (
+    ACTIVE_STATES,
+    Delivery,
+    DeliveryState,
+    Outbox,
+    encode_payload,
+    error_text,
+)
 from ssgateway.reliability.stores.sql import Row, SQLRunner, dumps, loads
 
 __all__ = ["SQLOutbox"]
 
 _COLUMNS = (
-    "id, partner, operation, payload, idempotency_key, deduplicated, state, attempts, created_at, updated_at, "
-    "next_attempt_at, first_attempt_at, lease_owner, lease_token, lease_expires_at, last_error_code, "
-    "last_error, response"
+    "id, partner, operation, payload, idempotency_key, deduplicated, state, attempts, created_at, "
+    "updated_at, next_attempt_at, first_attempt_at, lease_owner, lease_token, lease_expires_at, "
+    "last_error_code, last_error, response"
 )
 _CLEAR_LEASE = "lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL"
 _BATCH = 500  # ids per statement when replaying many
@@ -68,58 +76,59 @@ class SQLOutbox(Outbox):
         super().__init__(clock=clock)
         self._runner = runner
         self._foreign = foreign
-        sql = runner.sql
-        t = {"t": "outbox"}
-        self._enqueue_sql = sql(
-            "INSERT INTO {t} (partner, operation, payload, fingerprint, idempotency_key, deduplicated, state, "
-            "attempts, created_at, updated_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?) "
-            "ON CONFLICT (partner, idempotency_key) DO NOTHING RETURNING id",
-            **t,
+        self._enqueue_sql = self._sql(
+            "INSERT INTO {t} (partner, operation, payload, fingerprint, idempotency_key, deduplicated, "
+            "state, attempts, created_at, updated_at, next_attempt_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?) "
+            "ON CONFLICT (partner, idempotency_key) DO NOTHING RETURNING id"
         )
-        self._existing_sql = sql("SELECT id, fingerprint FROM {t} WHERE partner = ? AND idempotency_key = ?", **t)
-        self._get_sql = sql(f"SELECT {_COLUMNS} FROM {{t}} WHERE id = ?", **t)
-        self._counts_sql = sql("SELECT partner, state, COUNT(*) FROM {t} GROUP BY partner, state", **t)
-        self._expire_sql = sql(
-            f"UPDATE {{t}} SET state = 'unknown', {_CLEAR_LEASE}, last_error_code = 'outbox.lease_expired', "
-            "last_error = ?, updated_at = ? WHERE state = 'leased' AND lease_expires_at <= ? AND deduplicated = ?",
-            **t,
+        self._existing_sql = self._sql(
+            "SELECT id, fingerprint FROM {t} WHERE partner = ? AND idempotency_key = ?"
+        )
+        self._get_sql = self._sql("SELECT {columns} FROM {t} WHERE id = ?")
+        self._counts_sql = self._sql("SELECT partner, state, COUNT(*) FROM {t} GROUP BY partner, state")
+        self._expire_sql = self._sql(
+            "UPDATE {t} SET state = 'unknown', {clear}, last_error_code = 'outbox.lease_expired', "
+            "last_error = ?, updated_at = ? "
+            "WHERE state = 'leased' AND lease_expires_at <= ? AND deduplicated = ?"
         )
         # the CTE is materialised so the locking subquery runs exactly once
-        self._lease_sql = sql(
+        self._lease_sql = self._sql(
             "WITH due(due_id) AS MATERIALIZED (SELECT id FROM {t} WHERE (state = 'pending' AND "
             "next_attempt_at <= ?) OR (state = 'leased' AND lease_expires_at <= ? AND deduplicated = ?) "
             "ORDER BY next_attempt_at, id LIMIT ? {lock}) "
             "UPDATE {t} AS o SET state = 'leased', lease_owner = ?, lease_token = ?, lease_expires_at = ?, "
             "attempts = attempts + 1, first_attempt_at = COALESCE(first_attempt_at, ?), updated_at = ? "
-            f"FROM due WHERE o.id = due.due_id RETURNING {_COLUMNS}",
-            **t,
+            "FROM due WHERE o.id = due.due_id RETURNING {columns}"
         )
-        self._settle_sql = sql(
-            f"UPDATE {{t}} SET state = ?, {_CLEAR_LEASE}, updated_at = ?, last_error_code = ?, last_error = ?, "
-            "response = ? WHERE id = ? AND lease_token = ? AND state = 'leased'",
-            **t,
+        self._settle_sql = self._sql(
+            "UPDATE {t} SET state = ?, {clear}, updated_at = ?, last_error_code = ?, last_error = ?, "
+            "response = ? WHERE id = ? AND lease_token = ? AND state = 'leased'"
         )
-        self._retry_sql = sql(
-            f"UPDATE {{t}} SET state = 'pending', {_CLEAR_LEASE}, updated_at = ?, next_attempt_at = ?, "
+        self._retry_sql = self._sql(
+            "UPDATE {t} SET state = 'pending', {clear}, updated_at = ?, next_attempt_at = ?, "
             "attempts = attempts - ?, last_error_code = ?, last_error = ? "
-            "WHERE id = ? AND lease_token = ? AND state = 'leased'",
-            **t,
+            "WHERE id = ? AND lease_token = ? AND state = 'leased'"
         )
-        self._resolve_sql = sql(
-            f"UPDATE {{t}} SET state = 'delivered', {_CLEAR_LEASE}, updated_at = ?, "
-            "last_error_code = 'outbox.resolved', last_error = ? WHERE id = ? AND state IN ('dead', 'unknown')",
-            **t,
+        self._resolve_sql = self._sql(
+            "UPDATE {t} SET state = 'delivered', {clear}, updated_at = ?, "
+            "last_error_code = 'outbox.resolved', last_error = ? "
+            "WHERE id = ? AND state IN ('dead', 'unknown')"
         )
 
-    def _in(self, column: str, count: int) -> str:
-        return f"{column} IN ({', '.join(['?'] * count)})"
+    def _sql(self, statement: str, **fragments: str) -> str:
+        return self._runner.sql(statement, "outbox", columns=_COLUMNS, clear=_CLEAR_LEASE, **fragments)
+
+    @staticmethod
+    def _marks(count: int) -> str:
+        return ", ".join(["?"] * count)
 
     async def enqueue(
         self,
         *,
         partner: str,
         operation: str,
-        payload: BaseModel | Mapping[str, Any] | list[Any] | str,
+        payload: BaseModel | Mapping[str, Any] | builtins.list[Any] | str,
         idempotency_key: str,
         deduplicated: bool,
         not_before: float | None = None,
@@ -130,17 +139,29 @@ class SQLOutbox(Outbox):
         digest = fingerprint(json.loads(text))
         now = self.clock.time()
         runner = self._runner if connection is None else await self._foreign(connection)
-        params = (partner, operation, text, digest, idempotency_key, deduplicated, now, now, not_before or now)
+        params = (
+            partner,
+            operation,
+            text,
+            digest,
+            idempotency_key,
+            deduplicated,
+            now,
+            now,
+            not_before or now,
+        )
         row = await runner.fetchone(self._enqueue_sql, params)
         if row is not None:
             return int(row[0])
         existing = await runner.fetchone(self._existing_sql, (partner, idempotency_key))
         if existing is None:  # pragma: no cover - a purge between the two statements
-            raise IdempotencyConflict(f"delivery with key {mask_text(idempotency_key)!r} vanished; enqueue again")
+            raise IdempotencyConflict(
+                f"delivery with key {mask_text(idempotency_key)!r} vanished; enqueue again"
+            )
         if existing[1] != digest:
             raise IdempotencyConflict(
-                f"idempotency key {mask_text(idempotency_key)!r} was already enqueued for partner {partner!r} "
-                "with a different payload"
+                f"idempotency key {mask_text(idempotency_key)!r} was already enqueued for partner "
+                f"{partner!r} with a different payload"
             )
         return int(existing[0])
 
@@ -158,18 +179,20 @@ class SQLOutbox(Outbox):
         partner: str | None = None,
         after: int = 0,
         limit: int = 100,
-    ) -> list[Delivery]:
+    ) -> builtins.list[Delivery]:
         """Deliveries by id, filtered by state and partner, starting after id ``after``."""
-        where, params = ["id > ?"], [after]
-        chosen = [DeliveryState(s).value for s in states] if states is not None else None
-        if chosen is not None:
-            where.append(self._in("state", len(chosen)) if chosen else "1 = 0")
+        params: list[Any] = [after]
+        state_clause = "1 = 1"
+        if states is not None:
+            chosen = [DeliveryState(s).value for s in states]
+            state_clause = f"state IN ({self._marks(len(chosen))})" if chosen else "1 = 0"
             params += chosen
         if partner is not None:
-            where.append("partner = ?")
             params.append(partner)
-        statement = self._runner.sql(
-            f"SELECT {_COLUMNS} FROM {{t}} WHERE {' AND '.join(where)} ORDER BY id LIMIT ?", t="outbox"
+        statement = self._sql(
+            "SELECT {columns} FROM {t} WHERE id > ? AND {states} AND {partner} ORDER BY id LIMIT ?",
+            states=state_clause,
+            partner="1 = 1" if partner is None else "partner = ?",
         )
         return [_delivery(r) for r in await self._runner.fetch(statement, [*params, limit])]
 
@@ -180,7 +203,7 @@ class SQLOutbox(Outbox):
             result.setdefault(partner, dict.fromkeys(DeliveryState, 0))[DeliveryState(state)] = int(n)
         return result
 
-    async def lease(self, owner: str, *, limit: int = 32, lease: float = 60.0) -> list[Delivery]:
+    async def lease(self, owner: str, *, limit: int = 32, lease: float = 60.0) -> builtins.list[Delivery]:
         """Take up to ``limit`` due deliveries for ``owner`` (see :meth:`Outbox.lease`)."""
         now = self.clock.time()
         reason = "a relay's lease expired mid-delivery; the partner may have it: reconcile before replaying"
@@ -192,7 +215,15 @@ class SQLOutbox(Outbox):
 
     async def _settle(self, delivery: Delivery, state: DeliveryState, error: Any, response: Any) -> bool:
         code, message = error_text(error) if error is not None else (None, None)
-        params = (state.value, self.clock.time(), code, message, dumps(response), delivery.id, delivery.lease_token)
+        params = (
+            state.value,
+            self.clock.time(),
+            code,
+            message,
+            dumps(response),
+            delivery.id,
+            delivery.lease_token,
+        )
         return await self._runner.execute(self._settle_sql, params) == 1
 
     async def mark_delivered(self, delivery: Delivery, response: Any = None) -> bool:
@@ -205,7 +236,13 @@ class SQLOutbox(Outbox):
         """Put a leased delivery back to pending, due at ``at``; False when the lease was lost."""
         code, message = error_text(error)
         params = (
-            self.clock.time(), at, 0 if count_attempt else 1, code, message, delivery.id, delivery.lease_token
+            self.clock.time(),
+            at,
+            0 if count_attempt else 1,
+            code,
+            message,
+            delivery.id,
+            delivery.lease_token,
         )
         return await self._runner.execute(self._retry_sql, params) == 1
 
@@ -229,33 +266,41 @@ class SQLOutbox(Outbox):
         if not chosen:
             return 0
         if set(chosen) & {s.value for s in ACTIVE_STATES | {DeliveryState.DELIVERED}}:
-            raise RequestInvalid("only dead or unknown deliveries can be replayed", code="outbox.replay_invalid")
+            raise RequestInvalid(
+                "only dead or unknown deliveries can be replayed", code="outbox.replay_invalid"
+            )
         now = self.clock.time()
-        base = (
-            f"UPDATE {{t}} SET state = 'pending', {_CLEAR_LEASE}, attempts = 0, first_attempt_at = NULL, "
-            f"next_attempt_at = ?, updated_at = ? WHERE {self._in('state', len(chosen))}"
+        template = (
+            "UPDATE {t} SET state = 'pending', {clear}, attempts = 0, first_attempt_at = NULL, "
+            "next_attempt_at = ?, updated_at = ? WHERE state IN ({states}) AND {partner} AND {ids}"
         )
         params: list[Any] = [now, now, *chosen]
         if partner is not None:
-            base += " AND partner = ?"
             params.append(partner)
+        fragments = {
+            "states": self._marks(len(chosen)),
+            "partner": "1 = 1" if partner is None else "partner = ?",
+        }
         if ids is None:
-            return await self._runner.execute(self._runner.sql(base, t="outbox"), params)
+            return await self._runner.execute(self._sql(template, ids="1 = 1", **fragments), params)
         wanted = list(ids)
         moved = 0
         for i in range(0, len(wanted), _BATCH):
             chunk = wanted[i : i + _BATCH]
-            statement = self._runner.sql(f"{base} AND {self._in('id', len(chunk))}", t="outbox")
+            statement = self._sql(template, ids=f"id IN ({self._marks(len(chunk))})", **fragments)
             moved += await self._runner.execute(statement, [*params, *chunk])
         return moved
 
     async def resolve(self, delivery_id: int, *, note: str = "reconciled") -> Delivery:
         """Mark a dead or unknown delivery as delivered after reconciliation."""
-        changed = await self._runner.execute(self._resolve_sql, (self.clock.time(), mask_text(note), delivery_id))
+        changed = await self._runner.execute(
+            self._resolve_sql, (self.clock.time(), mask_text(note), delivery_id)
+        )
         delivery = await self.get(delivery_id)
         if changed != 1:
             raise RequestInvalid(
-                f"delivery {delivery_id} is {delivery.state.value}; only dead or unknown ones can be resolved",
+                f"delivery {delivery_id} is {delivery.state.value}; "
+                "only dead or unknown ones can be resolved",
                 code="outbox.resolve_invalid",
             )
         return delivery
@@ -271,8 +316,8 @@ class SQLOutbox(Outbox):
             )
         if not chosen:
             return 0
-        statement = self._runner.sql(
-            f"DELETE FROM {{t}} WHERE {self._in('state', len(chosen))} AND updated_at <= ?", t="outbox"
+        statement = self._sql(
+            "DELETE FROM {t} WHERE state IN ({states}) AND updated_at <= ?", states=self._marks(len(chosen))
         )
         params: Sequence[Any] = [*(s.value for s in chosen), self.clock.time() - older_than]
         return await self._runner.execute(statement, params)

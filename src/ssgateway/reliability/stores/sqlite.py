@@ -183,7 +183,9 @@ class SQLiteStore(Store):
         query = parse_qs(urlsplit(url).query)
         synchronous = query.get("synchronous", ["full"])[0].upper()
         if synchronous not in ("FULL", "NORMAL", "EXTRA"):
-            raise ConfigError(f"synchronous={synchronous.lower()} is not full, normal or extra", key="store.url")
+            raise ConfigError(
+                f"synchronous={synchronous.lower()} is not full, normal or extra", key="store.url"
+            )
         self.path = sqlite_path(url.split("?", 1)[0], base_dir)
         self._runner = SQLiteRunner(self.path, namespace=namespace, timeout=timeout, synchronous=synchronous)
         self._idempotency = SQLIdempotency(self._runner, clock=clock, lease=lease, retention=retention)
@@ -192,7 +194,9 @@ class SQLiteStore(Store):
 
     async def _caller_connection(self, connection: Any) -> SQLRunner:
         if not isinstance(connection, sqlite3.Connection):
-            raise TypeError(f"a SQLite store enqueues on a sqlite3.Connection, not {type(connection).__name__}")
+            raise TypeError(
+                f"a SQLite store enqueues on a sqlite3.Connection, not {type(connection).__name__}"
+            )
         await self._runner.fetch("SELECT 1")  # the tables exist before the caller's statement needs them
         return _CallerConnection(connection, self._runner)
 
