@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 
 from ssgateway._version import __version__
-from ssgateway.cli import _adapters, _config, _schema
+from ssgateway.cli import _adapters, _config, _outbox, _schema
 from ssgateway.cli._common import console_err
 from ssgateway.errors import SSGatewayError
 
@@ -38,7 +38,7 @@ def _root(
     """Integration gateway for social-security data exchange."""
 
 
-for _module in (_schema, _adapters, _config):
+for _module in (_schema, _adapters, _config, _outbox):
     _module.register(app)
 
 
