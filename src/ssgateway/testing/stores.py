@@ -29,12 +29,23 @@ from typing import Any
 
 from ssgateway.testing.clock import FakeClock
 
-__all__ = ["CHECKS", "Check", "StoreFactory", "check", "expect", "raises", "run_check", "store_conformance"]
+__all__ = [
+    "CHECKS",
+    "SUITES",
+    "Check",
+    "StoreFactory",
+    "check",
+    "expect",
+    "raises",
+    "run_check",
+    "store_conformance",
+]
 
 StoreFactory = Callable[[FakeClock], AbstractAsyncContextManager[Any]]
 """Makes a fresh store that uses the given clock; cleans up on exit."""
 
 SUITES = ("idempotency", "outbox", "checkpoints")
+"""The suites, in the order their checks run."""
 
 
 @dataclass(frozen=True, slots=True)
