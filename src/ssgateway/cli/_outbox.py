@@ -19,7 +19,7 @@ from ssgateway.cli._common import console, emit_json
 from ssgateway.config import load_config
 from ssgateway.errors import RequestInvalid
 from ssgateway.masking import mask_text
-from ssgateway.reliability import Delivery, DeliveryState, Store, open_store, store_from_config
+from ssgateway.reliability import Delivery, DeliveryState, Store, open_store
 
 outbox_app = typer.Typer(
     help="The outbox: deliveries waiting, delivered, dead or unknown.", no_args_is_help=True
@@ -44,9 +44,14 @@ def _run(
     async def main() -> T:
         if config is not None:
             settings = load_config(config)
-            store = store_from_config(settings)
-            if namespace is not None:
-                store = open_store(settings.store.url, base_dir=settings.base_dir, namespace=namespace)
+            chosen = settings.store
+            store = open_store(
+                chosen.url,
+                base_dir=settings.base_dir,
+                namespace=namespace or chosen.namespace,
+                pool_size=chosen.pool_size,
+                timeout=chosen.timeout,
+            )
         else:
             assert store_url is not None  # noqa: S101 - checked above
             store = open_store(store_url, base_dir=Path.cwd(), namespace=namespace or "ssgateway")
