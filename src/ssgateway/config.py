@@ -56,6 +56,17 @@ class StoreConfig(_Section):
     url: str = "sqlite:///ssgateway.db"
     """`sqlite:///path` (embedded default), `postgresql://…` (many replicas) or `redis://…`
     (idempotency only). Relative SQLite paths resolve against the configuration file's directory."""
+    namespace: str = Field(default="ssgateway", pattern=r"^[a-z_][a-z0-9_]{0,39}$")
+    """Keeps this gateway's data apart in a shared database: the PostgreSQL schema, the SQLite table-name
+    prefix, the Redis key prefix."""
+    lease: float = Field(default=60.0, gt=0)
+    """Seconds an in-progress idempotency claim is held; a holder that dies is taken over after it."""
+    retention: float = Field(default=86400.0, gt=0)
+    """Seconds idempotency records are kept, and repeats answered with the stored result."""
+    pool_size: int = Field(default=10, ge=1, le=1000)
+    """Most connections a PostgreSQL or Redis store opens per process."""
+    timeout: float = Field(default=5.0, gt=0)
+    """Seconds to wait for the store before failing closed (`store.unavailable`)."""
 
     @field_validator("url")
     @classmethod
