@@ -79,6 +79,11 @@ class Store(ABC):
         raise self._unsupported("the outbox")
 
     @property
+    def supports_outbox(self) -> bool:
+        """Whether this kind of store holds an outbox (and checkpoints)."""
+        return type(self).outbox is not Store.outbox
+
+    @property
     def checkpoints(self) -> Checkpoints:
         """Checkpoints (SQLite and PostgreSQL)."""
         raise self._unsupported("checkpoints")
