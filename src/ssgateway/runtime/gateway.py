@@ -383,7 +383,7 @@ class Gateway:
         return response.model_dump(mode="json")
 
     async def enqueue(self, partner: str, operation: str, request: BaseModel, key: str) -> int:
-        """Persist a delivery of ``request`` to ``partner`` in the outbox; a relay sends it. Returns the id."""
+        """Store a delivery of ``request`` to ``partner`` in the outbox for a relay to send; returns its id."""
         adapter = self.adapters[partner]
         return await self.store.outbox.enqueue(
             partner=partner,

@@ -58,7 +58,7 @@ def openapi_document(operations: list[Operation]) -> dict[str, Any]:
                     "name": "Idempotency-Key",
                     "in": "header",
                     "required": True,
-                    "description": "Unique per intended change; a resend with the same key replays the result.",
+                    "description": "Unique per intended change; a resend with it replays the result.",
                     "schema": {"type": "string", "minLength": 1, "maxLength": 255},
                 }
             )
