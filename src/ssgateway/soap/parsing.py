@@ -89,7 +89,7 @@ class PrologGuard:
         InputError: the document is UTF-32.
     """
 
-    __slots__ = ("_decoder", "_head", "_limit", "_seen", "_text", "done")
+    __slots__ = ("_consumed", "_decoder", "_head", "_limit", "_seen", "_text", "done")
 
     def __init__(self, limit: int = PROLOG_LIMIT) -> None:
         self._limit = limit
@@ -97,6 +97,7 @@ class PrologGuard:
         self._head = b""
         self._decoder: codecs.IncrementalDecoder | None = None
         self._text = ""
+        self._consumed = 0
         self.done = False
 
     def feed(self, data: bytes) -> None:
@@ -154,9 +155,12 @@ class PrologGuard:
             else:
                 self.done = True  # the root element starts here
                 break
+        self._consumed += i
         self._text = text[i:]
         if self.done:
             self._text = ""
+            if self._consumed > self._limit:
+                raise XMLSecurityError(f"the XML prolog is longer than {self._limit} bytes")
 
 
 def parse_xml(data: bytes, *, what: str = "document") -> etree._Element:

@@ -47,7 +47,7 @@ class FaultKind(StrEnum):
     OVERSIZED = "oversized"
     """Do the work, answer with the document padded to ``size`` bytes."""
     GZIP_BOMB = "gzip_bomb"
-    """Answer a gzip-encoded body that inflates to ``size`` bytes of zeros."""
+    """Answer a gzip-encoded body that inflates to ``size`` bytes: ``body``, then ``fill`` repeated."""
     BODY = "body"
     """Answer ``body`` verbatim with HTTP 200 (hostile documents, odd answers)."""
 
@@ -74,6 +74,7 @@ class FaultRule:
     message: str = "the service is busy, try again later"
     size: int = 64 * _MIB
     body: bytes = b""
+    fill: bytes = b"\0"
     fired: int = 0
     """How many times it fired so far."""
 
@@ -134,22 +135,28 @@ class FaultPlan:
 
 
 @cache
-def gzip_bomb(size: int) -> bytes:
-    """A valid gzip stream that inflates to ``size`` bytes of zeros (about a thousandth of that, compressed).
+def gzip_bomb(size: int, prefix: bytes = b"", fill: bytes = b"\0") -> bytes:
+    """A valid gzip stream that inflates to ``size`` bytes: ``prefix``, then ``fill`` repeated.
 
-    Built from one compressed megabyte repeated (full flushes make the blocks identical), so even a gigabyte
-    takes a fraction of a second.
+    About a thousandth of ``size`` once compressed. Built from one compressed megabyte repeated (full
+    flushes make the blocks identical), so even a gigabyte takes a fraction of a second. ``fill`` is one
+    byte, or a unit whose length divides a megabyte.
     """
-    block = b"\0" * _MIB
-    whole, rest = divmod(size, _MIB)
+    if _MIB % len(fill):
+        raise ValueError("the length of fill must divide 1 MiB")
+    block = fill * (_MIB // len(fill))
+    whole, rest = divmod(max(0, size - len(prefix)), _MIB)
     z = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    head = z.compress(prefix) + z.flush(zlib.Z_FULL_FLUSH)
     first = z.compress(block) + z.flush(zlib.Z_FULL_FLUSH) if whole else b""
     repeated = z.compress(block) + z.flush(zlib.Z_FULL_FLUSH) if whole > 1 else b""
-    tail = z.compress(b"\0" * rest) + z.flush()
-    crc = 0
+    tail_bytes = (fill * (rest // len(fill) + 1))[:rest]
+    tail = z.compress(tail_bytes) + z.flush()
+    crc = zlib.crc32(prefix)
     for _ in range(whole):
         crc = zlib.crc32(block, crc)
-    crc = zlib.crc32(b"\0" * rest, crc)
+    crc = zlib.crc32(tail_bytes, crc)
+    total = len(prefix) + whole * _MIB + rest
     # The trailer z wrote is for the bytes it saw; replace it with the one for the whole stream.
-    trailer = struct.pack("<II", crc, size & 0xFFFFFFFF)
-    return first + repeated * (whole - 1) + tail[:-8] + trailer
+    trailer = struct.pack("<II", crc, total & 0xFFFFFFFF)
+    return head + first + repeated * (whole - 1) + tail[:-8] + trailer

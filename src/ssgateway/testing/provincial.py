@@ -295,7 +295,8 @@ class ProvincialSimulator:
                 response.headers["retry-after"] = f"{rule.retry_after:g}"
             return response
         if rule.kind is FaultKind.GZIP_BOMB:
-            return Response(200, gzip_bomb(rule.size), {"content-type": _XML, "content-encoding": "gzip"})
+            bomb = gzip_bomb(rule.size, rule.body, rule.fill)
+            return Response(200, bomb, {"content-type": _XML, "content-encoding": "gzip"})
         return Response(200, rule.body, {"content-type": _XML})
 
     @staticmethod
