@@ -26,6 +26,7 @@ _ENVELOPE = f"{{{SOAP11_ENV}}}Envelope"
 _FAULT = f"{{{SOAP11_ENV}}}Fault"
 _BODY = f"{{{SOAP11_ENV}}}Body"
 FaultHandler = Callable[[etree._Element], BaseException]
+_MAX_VALUES = 256
 
 
 def _default_fault(fault: etree._Element) -> BaseException:
@@ -41,8 +42,9 @@ class RecordStream:
             XML documents.
         on_fault: turns a complete ``soap:Fault`` element into the exception to raise.
 
-    After the document ends, :attr:`values` holds the text of the payload's simple children that are not
-    records (``{ns}count`` → ``"100000"``, ``{ns}AAC002`` → …), and :attr:`count` the records handed out.
+    After the document ends, :attr:`values` holds the text of the simple (childless) elements beside the
+    records and in the payload (``{ns}count`` → ``"100000"``, ``{ns}AAC002`` → …, at most 256), and
+    :attr:`count` the number of records handed out.
 
     Raises (from :meth:`feed` and :meth:`close`):
         XMLSecurityError: a DOCTYPE or an overlong prolog.
@@ -106,8 +108,14 @@ class RecordStream:
             element.clear(keep_tail=False)
             parent = element.getparent()
             if parent is not None:
-                while element.getprevious() is not None:
+                while (previous := element.getprevious()) is not None:
+                    if previous.tag != record_tag:
+                        self._keep_value(previous)
                     del parent[0]
+
+    def _keep_value(self, element: etree._Element) -> None:
+        if isinstance(element.tag, str) and len(element) == 0 and len(self.values) < _MAX_VALUES:
+            self.values.setdefault(element.tag, (element.text or "").strip())
 
     def _collect_values(self, root: etree._Element) -> None:
         body = root.find(_BODY) if self._envelope else None
@@ -117,8 +125,8 @@ class RecordStream:
                 raise InputError("the SOAP body is empty")
             return
         for child in payload:
-            if isinstance(child.tag, str) and child.tag != self.record_tag and len(child) == 0:
-                self.values[child.tag] = (child.text or "").strip()
+            if child.tag != self.record_tag:
+                self._keep_value(child)
 
 
 def iter_records(
