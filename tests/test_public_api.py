@@ -22,6 +22,21 @@ PUBLIC_MODULES = [
     "ssgateway.testing",
     "ssgateway.testing.httpserver",
     "ssgateway.log",
+    "ssgateway.soap",
+    "ssgateway.soap.body",
+    "ssgateway.soap.client",
+    "ssgateway.soap.contract",
+    "ssgateway.soap.faults",
+    "ssgateway.soap.parsing",
+    "ssgateway.soap.settings",
+    "ssgateway.soap.streaming",
+    "ssgateway.soap.wsse",
+    "ssgateway.testing.canary",
+    "ssgateway.testing.dialect",
+    "ssgateway.testing.envelopes",
+    "ssgateway.testing.faultplan",
+    "ssgateway.testing.population",
+    "ssgateway.testing.provincial",
 ]
 # What first-party adapters may import: the SDK and the modules it documents as public.
 ADAPTER_ALLOWED = {
@@ -29,6 +44,7 @@ ADAPTER_ALLOWED = {
     "ssgateway.model",
     "ssgateway.errors",
     "ssgateway.masking",
+    "ssgateway.soap",
     "ssgateway.testing",
 }
 
