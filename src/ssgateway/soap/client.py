@@ -26,7 +26,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import functools
 import logging
+import ssl
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from types import TracebackType
@@ -42,7 +44,7 @@ from ssgateway.soap.body import read_body
 from ssgateway.soap.contract import Contract, load_contract
 from ssgateway.soap.faults import find_fault
 from ssgateway.soap.parsing import SOAP11_ENV, parse_xml
-from ssgateway.soap.settings import SoapSettings
+from ssgateway.soap.settings import SoapSettings, TlsSettings
 from ssgateway.soap.streaming import RecordStream
 
 __all__ = ["SoapClient", "SoapStream"]
@@ -51,6 +53,12 @@ _log = logging.getLogger("ssgateway.soap")
 _ENVELOPE = f"{{{SOAP11_ENV}}}Envelope"
 _BODY = f"{{{SOAP11_ENV}}}Body"
 _SENT_AFTER = (httpx.ReadError, httpx.ReadTimeout, httpx.RemoteProtocolError)
+
+
+@functools.cache
+def _default_tls() -> ssl.SSLContext:
+    # One context for every client without TLS settings: loading the trust store costs ~20 ms a time.
+    return TlsSettings().ssl_context()
 
 
 class _Progress:
@@ -126,7 +134,7 @@ class SoapClient:
         self._token = settings.wsse.token() if settings.wsse is not None else None
         self._owns_http = http is None
         self._http = http or httpx.AsyncClient(
-            verify=settings.tls.ssl_context() if settings.tls is not None else True,
+            verify=settings.tls.ssl_context() if settings.tls is not None else _default_tls(),
             transport=transport,
             follow_redirects=False,
             trust_env=False,
