@@ -412,3 +412,7 @@ class SoapStream:
                 yield record
         for record in self._parser.close():
             yield record
+        _log.debug(
+            "soap stream",
+            extra={"partner": client.partner, "operation": operation, "records": self._parser.count},
+        )
