@@ -11,15 +11,18 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
 def _public_modules() -> list[str]:
     """Every module of the package whose dotted name has no part starting with an underscore."""
     import ssgateway
 
-    found = ["ssgateway"]
-    for info in pkgutil.walk_packages(ssgateway.__path__, "ssgateway."):
-        if not any(part.startswith("_") for part in info.name.split(".")) and info.name not in NOT_API:
-            found.append(info.name)
-    return sorted(found)
+    found = [
+        info.name
+        for info in pkgutil.walk_packages(ssgateway.__path__, "ssgateway.")
+        if not any(part.startswith("_") for part in info.name.split(".")) and info.name not in NOT_API
+    ]
+    return sorted(["ssgateway", *found])
 
 
 # Modules that are entry points rather than APIs.
@@ -31,6 +34,7 @@ ADAPTER_ALLOWED = {
     "ssgateway.model",
     "ssgateway.errors",
     "ssgateway.masking",
+    "ssgateway.xmlsafe",
     "ssgateway.soap",
     "ssgateway.testing",
 }

@@ -11,9 +11,10 @@ import pytest
 import respx
 
 from ssgateway.errors import InputError, OutcomeUnknown, PermanentError, TransientError, XMLSecurityError
-from ssgateway.soap import SoapClient, SoapSettings, WsseSettings, check_username_token, parse_xml
+from ssgateway.soap import SoapClient, SoapSettings, WsseSettings, check_username_token
 from ssgateway.testing.dialect import REFERENCE_DIALECT
 from ssgateway.testing.envelopes import EnvelopeWriter
+from ssgateway.xmlsafe import parse_xml
 
 URL = "https://province.test/ws/provincial"
 CID = "11010519491231002X"

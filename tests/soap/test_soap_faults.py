@@ -3,9 +3,10 @@ from __future__ import annotations
 import pytest
 
 from ssgateway.errors import PermanentError, TransientError
-from ssgateway.soap import FaultPolicy, SoapFault, find_fault, parse_xml
+from ssgateway.soap import FaultPolicy, SoapFault, find_fault
 from ssgateway.testing.dialect import LOWERCASE_DIALECT, REFERENCE_DIALECT
 from ssgateway.testing.envelopes import EnvelopeWriter
+from ssgateway.xmlsafe import parse_xml
 
 
 def fault(code: str, message: str = "无此人 11010519491231002X", dialect=REFERENCE_DIALECT) -> SoapFault:  # type: ignore[no-untyped-def]

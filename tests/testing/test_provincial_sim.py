@@ -6,11 +6,11 @@ import httpx
 import pytest
 from lxml import etree
 
-from ssgateway.soap import parse_xml
 from ssgateway.testing.dialect import LOWERCASE_DIALECT, REFERENCE_DIALECT
 from ssgateway.testing.faultplan import FaultKind, FaultPlan
 from ssgateway.testing.population import Population
 from ssgateway.testing.provincial import ProvincialSimulator, TransferLedger
+from ssgateway.xmlsafe import parse_xml
 
 ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 

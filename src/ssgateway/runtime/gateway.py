@@ -383,7 +383,7 @@ class Gateway:
         return response.model_dump(mode="json")
 
     async def enqueue(self, partner: str, operation: str, request: BaseModel, key: str) -> int:
-        """Store a delivery of ``request`` to ``partner`` in the outbox for a relay to send; returns its id."""
+        """Store a delivery of ``request`` to ``partner`` in the outbox for a relay; returns its id."""
         adapter = self.adapters[partner]
         return await self.store.outbox.enqueue(
             partner=partner,

@@ -4,7 +4,8 @@
   size-capped (after decompression too), parsed with hardened settings and turned into our errors;
 - :func:`load_contract` parses a WSDL once (from the package or an explicitly allowed directory only);
 - :class:`RecordStream` / :meth:`SoapClient.stream` stream the records of bulk answers;
-- :class:`UsernameToken`, :class:`FaultPolicy`, :func:`parse_xml` are the pieces, usable on their own.
+- :class:`UsernameToken` and :class:`FaultPolicy` are pieces usable on their own; hardened parsing itself
+  is :mod:`ssgateway.xmlsafe`, shared with the mapping engine.
 
 See ``docs/adapters/provincial-soap.md`` for the security settings.
 """
@@ -20,27 +21,18 @@ from ssgateway.soap.contract import (
     shipped_contracts_dir,
 )
 from ssgateway.soap.faults import FaultPolicy, SoapFault, find_fault
-from ssgateway.soap.parsing import (
-    PARSER_OPTIONS,
-    SOAP11_ENV,
-    PrologGuard,
-    hardened_parser,
-    hardened_pull_parser,
-    parse_xml,
-)
+from ssgateway.soap.namespaces import SOAP11_ENV
 from ssgateway.soap.settings import SoapSettings, TlsSettings, WsseSettings
 from ssgateway.soap.streaming import RecordStream, iter_records, record_texts
 from ssgateway.soap.wsse import UsernameToken, check_username_token
 
 __all__ = [
-    "PARSER_OPTIONS",
     "SOAP11_ENV",
     "ZEEP_SETTINGS",
     "BodyDecoder",
     "Contract",
     "ContractLoader",
     "FaultPolicy",
-    "PrologGuard",
     "RecordStream",
     "SoapClient",
     "SoapFault",
@@ -52,11 +44,8 @@ __all__ = [
     "check_username_token",
     "clear_contract_cache",
     "find_fault",
-    "hardened_parser",
-    "hardened_pull_parser",
     "iter_records",
     "load_contract",
-    "parse_xml",
     "read_body",
     "record_texts",
     "shipped_contracts_dir",

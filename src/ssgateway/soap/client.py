@@ -43,9 +43,10 @@ from ssgateway.masking import mask_text
 from ssgateway.soap.body import read_body
 from ssgateway.soap.contract import Contract, load_contract
 from ssgateway.soap.faults import find_fault
-from ssgateway.soap.parsing import SOAP11_ENV, parse_xml
+from ssgateway.soap.namespaces import SOAP11_ENV
 from ssgateway.soap.settings import SoapSettings, TlsSettings
 from ssgateway.soap.streaming import RecordStream
+from ssgateway.xmlsafe import parse_xml
 
 __all__ = ["SoapClient", "SoapStream"]
 

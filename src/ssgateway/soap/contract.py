@@ -28,7 +28,7 @@ from zeep.wsdl.bindings import Soap11Binding
 
 from ssgateway.errors import ConfigError, RequestInvalid, SSGatewayError, XMLSecurityError
 from ssgateway.masking import mask_text
-from ssgateway.soap.parsing import PrologGuard
+from ssgateway.xmlsafe import PrologGuard
 
 __all__ = [
     "ZEEP_SETTINGS",

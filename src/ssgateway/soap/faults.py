@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ssgateway.errors import AdapterError, PermanentError, TransientError
 from ssgateway.masking import mask_text
-from ssgateway.soap.parsing import SOAP11_ENV
+from ssgateway.soap.namespaces import SOAP11_ENV
 
 __all__ = ["FaultPolicy", "SoapFault", "find_fault"]
 

@@ -18,7 +18,8 @@ from lxml import etree
 
 from ssgateway.errors import InputError
 from ssgateway.masking import mask_text
-from ssgateway.soap.parsing import SOAP11_ENV, PrologGuard, hardened_pull_parser
+from ssgateway.soap.namespaces import SOAP11_ENV
+from ssgateway.xmlsafe import PrologGuard, hardened_pull_parser
 
 __all__ = ["RecordStream", "iter_records", "record_texts"]
 

@@ -20,7 +20,7 @@ from typing import Final
 from lxml import etree
 from pydantic import SecretStr
 
-from ssgateway.soap.parsing import SOAP11_ENV
+from ssgateway.soap.namespaces import SOAP11_ENV
 
 __all__ = [
     "PASSWORD_DIGEST",

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from xml.sax.saxutils import escape
 
-from ssgateway.soap.parsing import SOAP11_ENV
+from ssgateway.soap.namespaces import SOAP11_ENV
 from ssgateway.testing._people import CONTRIBUTION_COLUMNS, CertificateData, ContributionRow, EnrolmentRow
 from ssgateway.testing.dialect import Dialect
 

@@ -32,13 +32,14 @@ from lxml import etree
 from ssgateway.errors import InputError
 from ssgateway.masking import mask_text
 from ssgateway.model.values import Period
-from ssgateway.soap.parsing import SOAP11_ENV, hardened_parser, parse_xml
+from ssgateway.soap.namespaces import SOAP11_ENV
 from ssgateway.soap.wsse import check_username_token
 from ssgateway.testing.dialect import REFERENCE_DIALECT, Dialect
 from ssgateway.testing.envelopes import EnvelopeWriter
 from ssgateway.testing.faultplan import FaultKind, FaultPlan, FaultRule, gzip_bomb
 from ssgateway.testing.httpserver import Fault, Request, Response, SimServer
 from ssgateway.testing.population import CertificateData, Population
+from ssgateway.xmlsafe import hardened_parser, parse_xml
 
 __all__ = ["OPERATIONS", "Acceptance", "ProvincialSimulator", "TransferLedger"]
 

@@ -1,10 +1,11 @@
-"""Hardened parsing of partner XML: explicit lxml settings, and no DOCTYPE ever reaches the parser.
+"""Hardened parsing of XML from outside: explicit lxml settings, and no DOCTYPE ever reaches the parser.
 
-Every document a partner sends (responses, WSDLs, XSDs) goes through :func:`parse_xml` or, when it is
-streamed, through a :class:`PrologGuard` before an lxml parser built by :func:`hardened_parser` or
-:func:`hardened_pull_parser` sees it. The guard reads the prolog (what precedes the root element) and
-refuses any ``<!DOCTYPE`` with :class:`~ssgateway.errors.XMLSecurityError`, so entity bombs, external
-entities and DTD fetches are refused before parsing starts; the parser settings are the second line.
+Every document from outside (partner responses, WSDLs, XSDs, files to translate) goes through
+:func:`parse_xml` or, when it is streamed, through a :class:`PrologGuard` before an lxml parser built by
+:func:`hardened_parser` or :func:`hardened_pull_parser` sees it. The guard reads the prolog (what
+precedes the root element) and refuses any ``<!DOCTYPE`` with :class:`~ssgateway.errors.XMLSecurityError`,
+so entity bombs, external entities and DTD fetches are refused before parsing starts; the parser settings
+are the second line.
 """
 
 from __future__ import annotations
@@ -19,15 +20,11 @@ from ssgateway.masking import mask_text
 
 __all__ = [
     "PARSER_OPTIONS",
-    "SOAP11_ENV",
     "PrologGuard",
     "hardened_parser",
     "hardened_pull_parser",
     "parse_xml",
 ]
-
-SOAP11_ENV: Final = "http://schemas.xmlsoap.org/soap/envelope/"
-"""The SOAP 1.1 envelope namespace."""
 
 PARSER_OPTIONS: Final[dict[str, Any]] = {
     "resolve_entities": False,

@@ -6,9 +6,9 @@ import pytest
 from lxml import etree
 
 from ssgateway.errors import InputError, XMLSecurityError
-from ssgateway.soap import PARSER_OPTIONS, PrologGuard, hardened_parser, hardened_pull_parser, parse_xml
+from ssgateway.xmlsafe import PARSER_OPTIONS, PrologGuard, hardened_parser, hardened_pull_parser, parse_xml
 
-CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "xml-attacks" / "defusedxml"
+CORPUS = Path(__file__).resolve().parent / "fixtures" / "xml-attacks" / "defusedxml"
 DOCTYPED = sorted(p.name for p in CORPUS.iterdir() if b"<!DOCTYPE" in p.read_bytes())
 
 
