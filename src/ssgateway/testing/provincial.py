@@ -17,7 +17,6 @@ True
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import gzip
 import threading
@@ -202,10 +201,6 @@ class ProvincialSimulator:
     async def stop(self) -> None:
         """Stop listening."""
         await self.server.stop()
-        # SimServer.stop aborts open connections but does not wait for their handlers: let them see the
-        # abort before the loop may close, or asyncio logs their cancellation.
-        for _ in range(3):
-            await asyncio.sleep(0)
 
     async def __aenter__(self) -> Self:
         await self.start()
