@@ -29,6 +29,7 @@ from ssgateway.model import (
     InsuranceType,
     PersonQuery,
     PersonRecord,
+    RecordRejection,
     SourceOutcome,
 )
 from ssgateway.model.codes import ContributionStatus
@@ -76,6 +77,7 @@ async def gather_history(query: HistoryQuery, router: Router, call: PartnerCall)
         pending = {r.partner: r for r in router.serving(op)}
     asked: set[str] = set()
     records: list[ContributionRecord] = []
+    rejections: list[RecordRejection] = []
     sources: list[SourceOutcome] = []
     for _round in range(MAX_ROUNDS):
         if not pending:
@@ -86,6 +88,7 @@ async def gather_history(query: HistoryQuery, router: Router, call: PartnerCall)
         for route, result in zip(routes, results, strict=True):
             if isinstance(result, ContributionHistory):
                 records.extend(r for r in result.records if r.citizen_id == query.citizen_id)
+                rejections.extend(result.rejections)
                 sources.append(_outcome(route, records=len(result.records)))
             else:
                 sources.append(_outcome(route, _unexpected(result)))
@@ -98,7 +101,7 @@ async def gather_history(query: HistoryQuery, router: Router, call: PartnerCall)
             if route.partner not in asked:
                 pending[route.partner] = route
     return ContributionHistory.merge(
-        query.citizen_id, records, sources=sources, insurance_type=query.insurance_type
+        query.citizen_id, records, sources=sources, insurance_type=query.insurance_type, rejections=rejections
     )
 
 
