@@ -66,15 +66,21 @@ def test_wheel_has_everything(wheel_python: Path, tmp_path: Path) -> None:
         "import json, ssgateway, ssgateway_adapters\n"
         "from ssgateway.resources import shipped_mappings_dir\n"
         "from ssgateway.model import RegionCode\n"
+        "from ssgateway.soap import load_contract\n"
+        "from ssgateway.testing.dialect import LOWERCASE_DIALECT as L\n"
+        "c = load_contract('provincial/v1/provincial.wsdl')\n"
+        "s = load_contract(L.wsdl, roots=[L.contract_dir])\n"
         "print(json.dumps({'core': ssgateway.__file__, 'adapters': ssgateway_adapters.__file__,"
-        " 'mappings': str(shipped_mappings_dir()), 'region': RegionCode.parse('410105').name}))",
+        " 'mappings': str(shipped_mappings_dir()), 'region': RegionCode.parse('410105').name,"
+        " 'contract': str(c.path), 'operations': c.operations, 'sandbox_contract': str(s.path)}))",
         tmp_path,
     )
     found = json.loads(out)
     env = str(wheel_python.parent.parent)
-    for key in ("core", "adapters", "mappings"):
+    for key in ("core", "adapters", "mappings", "contract", "sandbox_contract"):
         assert found[key].startswith(env), (key, found[key])
     assert found["region"] == "金水区"
+    assert "QueryContributions" in found["operations"] and len(found["operations"]) == 4
 
 
 def test_wheel_cli(wheel_python: Path, tmp_path: Path) -> None:

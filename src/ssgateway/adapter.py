@@ -19,11 +19,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from ssgateway.errors import NotFound
 
-__all__ = ["Adapter", "AdapterContext", "BaseAdapter", "Health", "handles"]
+__all__ = ["Adapter", "AdapterContext", "BaseAdapter", "Health", "NoSettings", "handles"]
+
+
+class NoSettings(BaseModel):
+    """The settings of an adapter that has none: an empty ``config:`` block (anything else is an error)."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +137,7 @@ class BaseAdapter:
     version: ClassVar[str] = "0"
     operations: ClassVar[frozenset[str]] = frozenset()
     deduplicated: ClassVar[frozenset[str]] = frozenset()
-    config_model: ClassVar[type[BaseModel]] = BaseModel
+    config_model: ClassVar[type[BaseModel]] = NoSettings
     _handlers: ClassVar[dict[str, str]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

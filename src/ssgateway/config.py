@@ -27,6 +27,7 @@ __all__ = [
     "DefaultsConfig",
     "GatewayConfig",
     "LoggingConfig",
+    "OutboxConfig",
     "PartnerConfig",
     "RetryConfig",
     "ServerConfig",
@@ -56,6 +57,17 @@ class StoreConfig(_Section):
     url: str = "sqlite:///ssgateway.db"
     """`sqlite:///path` (embedded default), `postgresql://…` (many replicas) or `redis://…`
     (idempotency only). Relative SQLite paths resolve against the configuration file's directory."""
+    namespace: str = Field(default="ssgateway", pattern=r"^[a-z_][a-z0-9_]{0,39}$")
+    """Keeps this gateway's data apart in a shared database: the PostgreSQL schema, the SQLite table-name
+    prefix, the Redis key prefix."""
+    lease: float = Field(default=60.0, gt=0)
+    """Seconds an in-progress idempotency claim is held; a holder that dies is taken over after it."""
+    retention: float = Field(default=86400.0, gt=0)
+    """Seconds idempotency records are kept, and repeats answered with the stored result."""
+    pool_size: int = Field(default=10, ge=1, le=1000)
+    """Most connections a PostgreSQL or Redis store opens per process."""
+    timeout: float = Field(default=5.0, gt=0)
+    """Seconds to wait for the store before failing closed (`store.unavailable`)."""
 
     @field_validator("url")
     @classmethod
@@ -166,6 +178,19 @@ class LoggingConfig(_Section):
     format: Literal["json", "text"] = "json"
 
 
+class OutboxConfig(_Section):
+    """The outbox relays this process runs (deliveries are stored in the store either way)."""
+
+    relays: int = Field(default=1, ge=0, le=64)
+    """Relay tasks in this process; 0 leaves sending to other processes sharing the store."""
+    concurrency: int = Field(default=16, ge=1, le=1024)
+    """Deliveries each relay sends at once."""
+    lease: float = Field(default=60.0, gt=0)
+    """Seconds a relay holds a delivery; longer than the slowest send."""
+    poll_interval: float = Field(default=0.5, gt=0)
+    """Seconds between looks for due deliveries when there are none."""
+
+
 class DefaultsConfig(_Section):
     """Policies every partner gets unless it overrides them."""
 
@@ -186,6 +211,8 @@ class GatewayConfig(_Section):
     """Log level and format."""
     defaults: DefaultsConfig = DefaultsConfig()
     """Retry and breaker policies for partners that do not set their own."""
+    outbox: OutboxConfig = OutboxConfig()
+    """Relays sending stored deliveries."""
     partners: dict[str, PartnerConfig] = Field(default_factory=dict)
     """Partners by name."""
     api_keys: tuple[ApiKeyConfig, ...] = ()

@@ -58,7 +58,8 @@ class SSGatewayError(Exception):
     """
 
     default_code: ClassVar[str] = "error"
-    http_status: ClassVar[int] = 500
+    http_status: int = 500
+    """The HTTP status the sidecar answers this error with."""
 
     def __init__(self, message: str, *, code: str | None = None, **details: Any) -> None:
         super().__init__(message)

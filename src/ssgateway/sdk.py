@@ -5,7 +5,7 @@ First-party adapters in ``adapters/`` import only from this module, :mod:`ssgate
 third-party adapter can do everything they do.
 """
 
-from ssgateway.adapter import Adapter, AdapterContext, BaseAdapter, Health, handles
+from ssgateway.adapter import Adapter, AdapterContext, BaseAdapter, Health, NoSettings, handles
 from ssgateway.operations import OPERATIONS, Operation, get_operation
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "AdapterContext",
     "BaseAdapter",
     "Health",
+    "NoSettings",
     "Operation",
     "get_operation",
     "handles",

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import sys
 
 import typer
 from rich.markup import escape
 
 from ssgateway._version import __version__
-from ssgateway.cli import _adapters, _config, _mappings, _schema, _translate
 from ssgateway.cli._common import console_err
 from ssgateway.errors import SSGatewayError
 
@@ -38,8 +39,11 @@ def _root(
     """Integration gateway for social-security data exchange."""
 
 
-for _module in (_schema, _adapters, _config, _mappings, _translate):
-    _module.register(app)
+# Every command module (``_<name>.py`` with a ``register(app)`` function) adds its commands itself, so a
+# new command group needs no edit here.
+for _info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+    if _info.name.startswith("_") and _info.name != "_common":
+        importlib.import_module(f"{__name__}.{_info.name}").register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

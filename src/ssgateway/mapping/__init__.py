@@ -18,7 +18,7 @@ from ssgateway.mapping.compiler import InboundMapping
 from ssgateway.mapping.examples import ExampleResult, run_examples
 from ssgateway.mapping.outcomes import Accepted, Outcome, Rejection
 from ssgateway.mapping.render import OutboundMapping
-from ssgateway.mapping.sources import hardened_xml_parser, read_csv, read_json, read_xml
+from ssgateway.mapping.sources import read_csv, read_json, read_xml
 from ssgateway.mapping.spec import MappingSpec
 from ssgateway.mapping.targets import TARGETS
 
@@ -37,7 +37,6 @@ __all__ = [
     "Outcome",
     "Rejection",
     "compile_spec",
-    "hardened_xml_parser",
     "load_codelist",
     "load_spec",
     "read_csv",

@@ -13,8 +13,9 @@ from ssgateway.errors import RecordRejected
 from ssgateway.mapping.compiler import InboundMapping
 from ssgateway.mapping.outcomes import Accepted, Rejection
 from ssgateway.mapping.render import OutboundMapping
-from ssgateway.mapping.sources import hardened_xml_parser, read_xml
+from ssgateway.mapping.sources import read_xml
 from ssgateway.mapping.spec import MappingExample
+from ssgateway.xmlsafe import parse_xml
 
 __all__ = ["ExampleResult", "element_to_data", "run_examples"]
 
@@ -123,7 +124,7 @@ def _check_outbound(mapping: OutboundMapping, example: MappingExample) -> list[s
         return ["expected a rejection but the entity rendered"]
     problems: list[str] = []
     if mapping.spec.format == "xml":
-        expected = element_to_data(etree.fromstring(str(example.output).encode(), hardened_xml_parser()))
+        expected = element_to_data(parse_xml(str(example.output).encode(), what="the example output"))
         _diff(expected, element_to_data(rendered), "", problems, strict=True)
     else:
         _diff(example.output, rendered, "", problems, strict=True)

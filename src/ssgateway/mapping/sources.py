@@ -22,25 +22,14 @@ from ssgateway.errors import InputError, XMLSecurityError
 from ssgateway.mapping.csvfile import read_csv
 from ssgateway.mapping.outcomes import Rejection
 from ssgateway.masking import mask_text
+from ssgateway.xmlsafe import PrologGuard, hardened_pull_parser
 
-__all__ = ["Record", "hardened_xml_parser", "read_csv", "read_json", "read_xml"]
+__all__ = ["Record", "read_csv", "read_json", "read_xml"]
 
 Record = tuple[int, Any] | Rejection
 """A record with its position, or a rejection the reader made itself (a ragged row, bad JSON)."""
 
 XML_CHUNK = 64 * 1024
-
-
-def hardened_xml_parser(**extra: Any) -> etree.XMLParser:
-    """An lxml parser that resolves no entities, loads no DTD, touches no network, refuses huge trees."""
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        **extra,
-    )
 
 
 def _refuse_doctype(element: Any, source: str) -> None:
@@ -57,30 +46,24 @@ def read_xml(stream: IO[bytes], *, record_tag: str, source: str) -> Iterator[tup
         XMLSecurityError: the document has a DOCTYPE (entities, external references).
         InputError: malformed or truncated XML.
     """
-    parser = etree.XMLPullParser(
-        events=("end",), tag=record_tag, resolve_entities=False, no_network=True, load_dtd=False,
-        dtd_validation=False, huge_tree=False,
-    )  # fmt: skip
+    guard = PrologGuard()
+    parser = hardened_pull_parser(events=("end",), tag=record_tag)
     index = 0
-    sniffed = checked = False
     try:
         while chunk := stream.read(XML_CHUNK):
-            if not sniffed:  # refuse before the parser sees a DTD at all
-                sniffed = True
-                if b"<!DOCTYPE" in chunk[:4096].upper():
-                    raise XMLSecurityError(f"{source}: XML with a DOCTYPE is refused")
+            guard.feed(chunk)  # refuses a DOCTYPE before the parser sees one
             parser.feed(chunk)
             for _event, element in parser.read_events():
-                if not checked:
-                    _refuse_doctype(element, source)
-                    checked = True
                 index += 1
                 yield index, element
                 element.clear()
                 parent = element.getparent()
                 while parent is not None and element.getprevious() is not None:
                     del parent[0]
+        guard.close()
         root = parser.close()
+    except XMLSecurityError as exc:
+        raise XMLSecurityError(f"{source}: {exc.message}", code=exc.code) from exc
     except etree.XMLSyntaxError as exc:
         raise InputError(f"{source}: malformed XML at line {exc.lineno}: {mask_text(str(exc.msg))}") from exc
     _refuse_doctype(root, source)

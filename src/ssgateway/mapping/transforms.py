@@ -28,7 +28,37 @@ from ssgateway.model.values import CENT
 if TYPE_CHECKING:
     from ssgateway.mapping.codelists import CodeList
 
-__all__ = ["BuildContext", "Reject", "Transform", "TransformFn", "date_pattern", "text_of"]
+__all__ = [
+    "BuildContext",
+    "CitizenIdStep",
+    "CodeLookup",
+    "Concat",
+    "Constant",
+    "Custom",
+    "Default",
+    "FenToYuan",
+    "FormatDate",
+    "FormatMonth",
+    "HalfWidth",
+    "Lower",
+    "ParseDate",
+    "ParseMonth",
+    "RegexCheck",
+    "Reject",
+    "Required",
+    "Split",
+    "ToCode",
+    "ToDecimal",
+    "ToInteger",
+    "Transform",
+    "TransformFn",
+    "Trim",
+    "Upper",
+    "ValueMap",
+    "YuanToFen",
+    "date_pattern",
+    "text_of",
+]
 
 TransformFn = Callable[[Any], Any]
 

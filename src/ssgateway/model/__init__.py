@@ -27,6 +27,7 @@ from ssgateway.model.contributions import (
     ContributionRecord,
     Overlap,
     PeriodRange,
+    RecordRejection,
     SourceOutcome,
 )
 from ssgateway.model.events import DeathNotice, SurvivalCertification
@@ -138,6 +139,7 @@ __all__ = [
     "PersonStatus",
     "PhoneNumber",
     "Provenance",
+    "RecordRejection",
     "RecordType",
     "RegionCode",
     "SourceOutcome",

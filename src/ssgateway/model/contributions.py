@@ -18,7 +18,14 @@ from ssgateway.model.values import Coded, Money, Period
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-__all__ = ["ContributionHistory", "ContributionRecord", "Overlap", "PeriodRange", "SourceOutcome"]
+__all__ = [
+    "ContributionHistory",
+    "ContributionRecord",
+    "Overlap",
+    "PeriodRange",
+    "RecordRejection",
+    "SourceOutcome",
+]
 
 
 class ContributionRecord(Entity):
@@ -112,6 +119,19 @@ class SourceOutcome(CanonicalModel):
     """What went wrong, masked."""
 
 
+class RecordRejection(CanonicalModel):
+    """A record a source sent that did not validate: kept in the answer, never silently dropped."""
+
+    source: str
+    """The partner (or file) it came from."""
+    position: int
+    """Its position in the source's answer (element or line number)."""
+    field: str | None = None
+    reason: str
+    raw: str | None = None
+    """The offending value, masked when it is personal data."""
+
+
 def _ranges(periods: list[Period]) -> list[PeriodRange]:
     ranges: list[PeriodRange] = []
     for p in periods:
@@ -127,7 +147,8 @@ class ContributionHistory(Entity):
 
     Months count when paid and not refunded. ``gaps`` are the uncovered stretches between the first and
     last covered month; ``overlaps`` are months paid in more than one region for the same insurance.
-    ``sources`` tells which regions answered; ``complete`` is false when any did not.
+    ``sources`` tells which regions answered and ``rejections`` lists records that did not validate;
+    ``complete`` is false when a source failed or a record was rejected.
     """
 
     citizen_id: CitizenId
@@ -135,6 +156,8 @@ class ContributionHistory(Entity):
     """When set, only records of this insurance count towards months, gaps and overlaps."""
     records: tuple[ContributionRecord, ...] = ()
     sources: tuple[SourceOutcome, ...] = ()
+    rejections: tuple[RecordRejection, ...] = ()
+    """Records sources sent that did not validate; the history is not complete while there are any."""
 
     def _counted(self) -> list[ContributionRecord]:
         return [
@@ -188,8 +211,8 @@ class ContributionHistory(Entity):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def complete(self) -> bool:
-        """Whether every source asked answered."""
-        return all(s.ok for s in self.sources)
+        """Whether every source asked answered and every record it sent validated."""
+        return all(s.ok for s in self.sources) and not self.rejections
 
     @classmethod
     def merge(
@@ -199,6 +222,7 @@ class ContributionHistory(Entity):
         *,
         sources: Iterable[SourceOutcome] = (),
         insurance_type: InsuranceType | None = None,
+        rejections: Iterable[RecordRejection] = (),
     ) -> ContributionHistory:
         """Merge records from several regions into one history.
 
@@ -217,4 +241,5 @@ class ContributionHistory(Entity):
             insurance_type=insurance_type,
             records=tuple(ordered),
             sources=tuple(sources),
+            rejections=tuple(rejections),
         )

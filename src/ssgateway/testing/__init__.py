@@ -1,10 +1,73 @@
-"""Helpers for testing ssgateway and adapters built on it: loopback-only networking, service addresses.
+"""Helpers for testing ssgateway and the adapters and stores built on it.
+
+Loopback-only networking, service addresses, a fake clock, partner simulators (a generic HTTP partner
+with a deduplicating ledger, a provincial SOAP service), the synthetic population they serve and the
+store conformance suite.
 
 Installed as a pytest plugin, so the fixtures in :mod:`ssgateway.testing.plugin` are available to any test
-suite that has ssgateway installed.
+suite that has ssgateway installed. Everything but networking and service addresses loads on first use,
+so the plugin stays light for suites that never touch the simulators.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from ssgateway.testing.network import NetworkForbidden, loopback_only
 from ssgateway.testing.services import SERVICES, service_address
 
-__all__ = ["SERVICES", "NetworkForbidden", "loopback_only", "service_address"]
+if TYPE_CHECKING:
+    from ssgateway.testing.canary import Canary
+    from ssgateway.testing.clock import FakeClock
+    from ssgateway.testing.dialect import LOWERCASE_DIALECT, REFERENCE_DIALECT, Dialect
+    from ssgateway.testing.faultplan import FaultPlan
+    from ssgateway.testing.partner import FaultKind, Faults, PartnerSimulator, partner_sender
+    from ssgateway.testing.population import Population
+    from ssgateway.testing.provincial import ProvincialSimulator
+    from ssgateway.testing.stores import store_conformance
+
+__all__ = [
+    "LOWERCASE_DIALECT",
+    "REFERENCE_DIALECT",
+    "SERVICES",
+    "Canary",
+    "Dialect",
+    "FakeClock",
+    "FaultKind",
+    "FaultPlan",
+    "Faults",
+    "NetworkForbidden",
+    "PartnerSimulator",
+    "Population",
+    "ProvincialSimulator",
+    "loopback_only",
+    "partner_sender",
+    "service_address",
+    "store_conformance",
+]
+
+_LAZY = {
+    "Canary": "ssgateway.testing.canary",
+    "FakeClock": "ssgateway.testing.clock",
+    "Dialect": "ssgateway.testing.dialect",
+    "LOWERCASE_DIALECT": "ssgateway.testing.dialect",
+    "REFERENCE_DIALECT": "ssgateway.testing.dialect",
+    "FaultPlan": "ssgateway.testing.faultplan",
+    "FaultKind": "ssgateway.testing.partner",
+    "Faults": "ssgateway.testing.partner",
+    "PartnerSimulator": "ssgateway.testing.partner",
+    "partner_sender": "ssgateway.testing.partner",
+    "Population": "ssgateway.testing.population",
+    "ProvincialSimulator": "ssgateway.testing.provincial",
+    "store_conformance": "ssgateway.testing.stores",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ssgateway.testing' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

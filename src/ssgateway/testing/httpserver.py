@@ -158,6 +158,7 @@ class SimServer:
         self._port = port
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.StreamWriter] = set()
+        self._handlers: set[asyncio.Task[None]] = set()
         self.requests_seen = 0
 
     @property
@@ -180,11 +181,15 @@ class SimServer:
         )
 
     async def stop(self) -> None:
-        """Stop listening and drop open connections."""
+        """Stop listening, drop open connections and wait for their handlers to end."""
         if self._server is not None:
             self._server.close()
             for writer in list(self._connections):
                 writer.transport.abort()
+            handlers = list(self._handlers)
+            for task in handlers:
+                task.cancel()
+            await asyncio.gather(*handlers, return_exceptions=True)
             await self._server.wait_closed()
             self._server = None
 
@@ -198,6 +203,9 @@ class SimServer:
         await self.stop()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
         self._connections.add(writer)
         try:
             while True:
@@ -235,6 +243,8 @@ class SimServer:
             return
         finally:
             self._connections.discard(writer)
+            if task is not None:
+                self._handlers.discard(task)
             with contextlib.suppress(Exception):
                 writer.close()
 

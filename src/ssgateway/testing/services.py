@@ -11,7 +11,7 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-__all__ = ["SERVICES", "Service", "service_address"]
+__all__ = ["SERVICES", "Service", "ServiceUnconfigured", "ServiceUnreachable", "service_address"]
 
 
 @dataclass(frozen=True, slots=True)

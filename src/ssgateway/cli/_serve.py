@@ -1,0 +1,48 @@
+"""``ssgateway serve``: run the HTTP sidecar for a configuration file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ssgateway.config import load_config
+from ssgateway.log import configure_logging
+from ssgateway.runtime import Gateway
+from ssgateway.server import create_app
+
+
+def run_server(gateway: Gateway, host: str, port: int) -> None:
+    """Serve ``gateway`` with uvicorn until interrupted; in-flight requests finish on shutdown."""
+    import uvicorn
+
+    settings = gateway.config.server
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(gateway),
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=max(1, round(settings.graceful_timeout)),
+            server_header=False,
+        )
+    )
+    server.run()
+
+
+def serve(
+    config: Path = typer.Option(..., "--config", "-c", help="The gateway configuration file."),
+    host: str | None = typer.Option(None, "--host", help="Listen address (default: server.host)."),
+    port: int | None = typer.Option(None, "--port", help="Listen port (default: server.port)."),
+) -> None:
+    """Run the sidecar: canonical operations over HTTP, with health, readiness and metrics endpoints."""
+    settings = load_config(config)
+    configure_logging(settings.logging.level, settings.logging.format)
+    run_server(Gateway(settings), host or settings.server.host, port or settings.server.port)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the command to the root command."""
+    app.command("serve")(serve)

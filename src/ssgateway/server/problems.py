@@ -1,0 +1,85 @@
+"""Errors as ``application/problem+json`` (RFC 9457), with ssgateway's stable error ``code``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.responses import Response
+
+from ssgateway.errors import SSGatewayError
+from ssgateway.masking import mask_text
+
+__all__ = ["PROBLEM_TYPE_BASE", "problem", "problem_from_error"]
+
+PROBLEM_TYPE_BASE = "https://ssgateway.invalid/problems/"
+"""Problem ``type`` URIs are this base plus the error code (identifiers, not pages to fetch)."""
+MEDIA_TYPE = "application/problem+json"
+
+_TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    409: "Conflict",
+    413: "Request too large",
+    415: "Unsupported media type",
+    422: "Unprocessable request",
+    500: "Internal error",
+    502: "Partner error",
+    503: "Unavailable",
+    504: "Partner outcome unknown",
+}
+
+
+def problem(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    request_id: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    """A problem response. ``detail`` and every string in ``extra`` are masked before they are sent."""
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + code,
+        "title": _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": mask_text(detail),
+        "code": code,
+    }
+    if request_id:
+        body["request_id"] = request_id
+    body.update({k: _masked(v) for k, v in extra.items() if v is not None})
+    return Response(
+        json.dumps(body, ensure_ascii=False, default=str),
+        status_code=status,
+        media_type=MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+def _masked(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, list):
+        return [_masked(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _masked(v) for k, v in value.items()}
+    return value
+
+
+def problem_from_error(exc: SSGatewayError, *, request_id: str | None = None) -> Response:
+    """The problem response for one of our errors: its HTTP status, code and (masked) message."""
+    extra: dict[str, Any] = {}
+    partner = exc.details.get("partner")
+    if partner:
+        extra["partner"] = partner
+    if exc.details.get("partner_code"):
+        extra["partner_code"] = exc.details["partner_code"]
+    headers = None
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after:
+        headers = {"Retry-After": str(max(1, round(retry_after)))}
+    return problem(exc.http_status, exc.code, exc.message, request_id=request_id, headers=headers, **extra)

@@ -1,0 +1,393 @@
+"""A simulated province: a real SOAP 1.1 server on 127.0.0.1 answering the provincial service.
+
+The simulator serves one province (a region prefix such as ``"41"``) of a seeded
+:class:`~ssgateway.testing.population.Population`, in any :class:`~ssgateway.testing.dialect.Dialect`, and
+serves that dialect's WSDL at ``?wsdl`` (its XSD at ``?xsd=provincial.xsd``). Requests are parsed with the
+hardened settings and validated against the XSD; an optional UsernameToken is checked. Accepted transfers
+go to a :class:`TransferLedger` that dedupes on the certificate number. :attr:`ProvincialSimulator.faults`
+injects latency, HTTP errors, ``Server.Busy`` faults, resets after the ledger committed, truncated,
+malformed, oversized and gzip-bomb answers.
+
+>>> from ssgateway.testing.population import CertificateData, Population
+>>> simulator = ProvincialSimulator(Population.generate(seed=1, size=30), region="41")
+>>> with simulator.in_thread():
+...     simulator.endpoint.startswith("http://127.0.0.1:")
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Self
+
+from lxml import etree
+
+from ssgateway.errors import InputError
+from ssgateway.masking import mask_text
+from ssgateway.model.values import Period
+from ssgateway.soap.namespaces import SOAP11_ENV
+from ssgateway.soap.wsse import check_username_token
+from ssgateway.testing.dialect import REFERENCE_DIALECT, Dialect
+from ssgateway.testing.envelopes import EnvelopeWriter
+from ssgateway.testing.faultplan import FaultKind, FaultPlan, FaultRule, gzip_bomb
+from ssgateway.testing.httpserver import Fault, Request, Response, SimServer
+from ssgateway.testing.population import CertificateData, Population
+from ssgateway.xmlsafe import hardened_parser, parse_xml
+
+__all__ = ["OPERATIONS", "Acceptance", "ProvincialSimulator", "TransferLedger"]
+
+OPERATIONS = ("QueryPerson", "QueryContributions", "IssueTransferCertificate", "AcceptTransfer")
+"""The service's operations."""
+
+_XML = "text/xml; charset=utf-8"
+_BEIJING = timezone(timedelta(hours=8))
+
+
+@dataclass(frozen=True, slots=True)
+class Acceptance:
+    """One accepted transfer: the letter issued for a certificate."""
+
+    letter_number: str
+    certificate_number: str
+    receiving_division: str
+    receiving_account: str
+    accepted_at: datetime
+
+
+class _Refused(Exception):
+    """A business fault: the province answers with a ``soap:Fault``."""
+
+    def __init__(self, code: str, detail_code: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.detail_code, self.message = code, detail_code, message
+
+
+class TransferLedger:
+    """Accepted transfers, at most one per certificate number (thread-safe).
+
+    Attributes:
+        attempts: how many acceptances were asked for, repeats included.
+    """
+
+    def __init__(self, region: str) -> None:
+        self._region = region
+        self._entries: dict[str, Acceptance] = {}
+        self._lock = threading.Lock()
+        self.attempts = 0
+
+    def accept(self, certificate_number: str, division: str, account: str, at: datetime) -> Acceptance:
+        """Record an acceptance, or return the one already recorded for this certificate.
+
+        Raises:
+            ValueError: the certificate was accepted before with another division or account.
+        """
+        with self._lock:
+            self.attempts += 1
+            existing = self._entries.get(certificate_number)
+            if existing is not None:
+                if (existing.receiving_division, existing.receiving_account) != (division, account):
+                    raise ValueError("the certificate was accepted before with other receiving details")
+                return existing
+            letter = f"LX{self._region[:2]}{len(self._entries) + 1:08d}"
+            acceptance = Acceptance(letter, certificate_number, division, account, at)
+            self._entries[certificate_number] = acceptance
+            return acceptance
+
+    def get(self, certificate_number: str) -> Acceptance | None:
+        """The acceptance of a certificate, if any."""
+        with self._lock:
+            return self._entries.get(certificate_number)
+
+    @property
+    def entries(self) -> tuple[Acceptance, ...]:
+        """Every acceptance, in order."""
+        with self._lock:
+            return tuple(self._entries.values())
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+
+class ProvincialSimulator:
+    """A province's SOAP service on 127.0.0.1 (see the module).
+
+    Args:
+        population: who the province knows (default: ``Population.generate()``).
+        region: the region prefix it serves (``"41"``; people outside it are not found).
+        dialect: element names, namespace and WSDL to speak.
+        path: the endpoint's path.
+        passwords: UsernameToken passwords by username; ``None`` accepts requests without a token.
+        seed: seed of the fault plan.
+        compress: gzip answers when the client accepts gzip.
+        clock: the current time (default: now, UTC+8); ``acceptedAt`` comes from it.
+
+    Attributes:
+        faults: the fault knobs.
+        ledger: accepted transfers.
+        certificates: certificates issued, by number.
+        calls: requests per operation.
+        contract_requests: how many times the WSDL or XSD was fetched.
+    """
+
+    def __init__(
+        self,
+        population: Population | None = None,
+        *,
+        region: str = "41",
+        dialect: Dialect = REFERENCE_DIALECT,
+        path: str = "/provincial",
+        passwords: Mapping[str, str] | None = None,
+        seed: int = 0,
+        compress: bool = False,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.population = population or Population.generate()
+        self.region = region
+        self.dialect = dialect
+        self.path = path
+        self.passwords = dict(passwords) if passwords is not None else None
+        self.compress = compress
+        self._now = clock or (lambda: datetime.now(_BEIJING))
+        self.faults = FaultPlan(seed)
+        self.ledger = TransferLedger(region)
+        self.certificates: dict[str, CertificateData] = {}
+        self.calls: Counter[str] = Counter()
+        self.contract_requests = 0
+        self.wsdl_override: bytes | None = None
+        """Serve these bytes at ``?wsdl`` instead of the dialect's WSDL (hostile-WSDL tests)."""
+        self._bulk: dict[str, int] = {}
+        self._nonces: set[str] = set()
+        self._writer = EnvelopeWriter(dialect)
+        self._schema = etree.XMLSchema(etree.parse(str(dialect.xsd), hardened_parser()))
+        self._operations = {dialect.tag(f"{op}Request"): op for op in OPERATIONS}
+        self._handlers: dict[str, Callable[[etree._Element], bytes]] = {
+            "QueryPerson": self._query_person,
+            "QueryContributions": self._query_contributions,
+            "IssueTransferCertificate": self._issue_certificate,
+            "AcceptTransfer": self._accept_transfer,
+        }
+        as_of = self.population.as_of
+        self.today = date(as_of.year, as_of.month, 28)
+        self.server = SimServer(self._handle)
+
+    # -- running ------------------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT`` (after start)."""
+        return self.server.url
+
+    @property
+    def endpoint(self) -> str:
+        """The service endpoint."""
+        return self.server.url + self.path
+
+    @property
+    def wsdl_url(self) -> str:
+        """Where the WSDL is served."""
+        return self.endpoint + "?wsdl"
+
+    async def start(self) -> None:
+        """Start listening."""
+        await self.server.start()
+
+    async def stop(self) -> None:
+        """Stop listening."""
+        await self.server.stop()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    @contextlib.contextmanager
+    def in_thread(self) -> Iterator[Self]:
+        """Run in a background thread for the duration of the block (for synchronous callers)."""
+        with self.server.in_thread():
+            yield self
+
+    def add_bulk_history(self, citizen_id: str, rows: int) -> None:
+        """Answer ``QueryContributions`` for this person with ``rows`` synthetic rows (load tests)."""
+        self._bulk[citizen_id] = rows
+
+    # -- HTTP ---------------------------------------------------------------------------------------------
+
+    async def _handle(self, request: Request) -> Response:
+        if request.path != self.path:
+            return Response(404, b"not found", {"content-type": "text/plain"})
+        if request.method == "GET":
+            return self._contract(request)
+        if request.method != "POST":
+            return Response(405, b"method not allowed", {"content-type": "text/plain"})
+        try:
+            envelope = parse_xml(request.body, what="the request")
+        except InputError as exc:
+            return self._fault_response("Client.Invalid", "E1000", f"unreadable request: {exc.message}")
+        payload = self._payload(envelope)
+        operation = self._operations.get(str(payload.tag)) if payload is not None else None
+        if operation is None or payload is None:
+            return self._fault_response("Client.Invalid", "E1000", "no operation of this service in the body")
+        self.calls[operation] += 1
+        rules = self.faults.draw(operation)
+        delay = sum(r.delay for r in rules if r.kind is FaultKind.LATENCY)
+        primary = next((r for r in rules if r.kind is not FaultKind.LATENCY), None)
+        if primary is not None and primary.before_work:
+            response = self._early_fault(primary)
+        else:
+            response = self._answer(operation, envelope, payload)
+            if primary is not None:
+                response = self._spoil(response, primary)
+            elif self.compress and "gzip" in request.headers.get("accept-encoding", ""):
+                response.body = gzip.compress(response.body, compresslevel=5)
+                response.headers["content-encoding"] = "gzip"
+        response.delay += delay
+        return response
+
+    def _contract(self, request: Request) -> Response:
+        self.contract_requests += 1
+        query = request.query
+        if "wsdl" in query or request.target.endswith("?wsdl"):
+            if self.wsdl_override is not None:
+                return Response(200, self.wsdl_override, {"content-type": _XML})
+            text = self.dialect.wsdl.read_text(encoding="utf-8")
+            text = text.replace('location="http://127.0.0.1:8080/provincial"', f'location="{self.endpoint}"')
+            text = text.replace(
+                'schemaLocation="provincial.xsd"', f'schemaLocation="{self.endpoint}?xsd=provincial.xsd"'
+            )
+            return Response(200, text.encode(), {"content-type": _XML})
+        if query.get("xsd") == ["provincial.xsd"]:
+            return Response(200, self.dialect.xsd.read_bytes(), {"content-type": _XML})
+        return Response(404, b"not found", {"content-type": "text/plain"})
+
+    @staticmethod
+    def _payload(envelope: etree._Element) -> etree._Element | None:
+        if envelope.tag != f"{{{SOAP11_ENV}}}Envelope":
+            return None
+        body = envelope.find(f"{{{SOAP11_ENV}}}Body")
+        return next((c for c in body if isinstance(c.tag, str)), None) if body is not None else None
+
+    def _fault_response(self, code: str, detail_code: str, message: str, *, string: str = "") -> Response:
+        body = self._writer.fault(code, string or message, detail_code, message)
+        return Response(500, body, {"content-type": _XML})
+
+    def _early_fault(self, rule: FaultRule) -> Response:
+        if rule.kind is FaultKind.HTTP_ERROR:
+            headers = {"content-type": "text/plain"}
+            if rule.retry_after is not None:
+                headers["retry-after"] = f"{rule.retry_after:g}"
+            return Response(rule.status, b"service unavailable", headers)
+        if rule.kind is FaultKind.FAULT:
+            response = self._fault_response(rule.code, rule.detail_code, rule.message)
+            if rule.retry_after is not None:
+                response.headers["retry-after"] = f"{rule.retry_after:g}"
+            return response
+        if rule.kind is FaultKind.GZIP_BOMB:
+            bomb = gzip_bomb(rule.size, rule.body, rule.fill)
+            return Response(200, bomb, {"content-type": _XML, "content-encoding": "gzip"})
+        return Response(200, rule.body, {"content-type": _XML})
+
+    @staticmethod
+    def _spoil(response: Response, rule: FaultRule) -> Response:
+        if rule.kind is FaultKind.RESET:
+            response.fault = Fault.RESET
+        elif rule.kind is FaultKind.TRUNCATE:
+            response.fault = Fault.TRUNCATE
+        elif rule.kind is FaultKind.BLACKHOLE:
+            response.fault = Fault.BLACKHOLE
+        elif rule.kind is FaultKind.MALFORMED:
+            response.body = response.body[: len(response.body) // 2]
+        elif rule.kind is FaultKind.OVERSIZED:
+            response.body += b" " * max(0, rule.size - len(response.body))
+        return response
+
+    # -- the operations -----------------------------------------------------------------------------------
+
+    def _answer(self, operation: str, envelope: etree._Element, payload: etree._Element) -> Response:
+        try:
+            if self.passwords is not None:
+                try:
+                    check_username_token(envelope, self.passwords, seen_nonces=self._nonces)
+                except ValueError as exc:
+                    raise _Refused("Client.Invalid", "E1003", f"authentication failed: {exc}") from None
+            if not self._schema.validate(payload):
+                error = self._schema.error_log.last_error
+                reason = mask_text(error.message) if error is not None else "does not match the schema"
+                raise _Refused("Client.Invalid", "E1001", f"invalid request: {reason}")
+            body = self._handlers[operation](payload)
+        except _Refused as refused:
+            return self._fault_response(refused.code, refused.detail_code, refused.message)
+        return Response(200, body, {"content-type": _XML})
+
+    def _text(self, payload: etree._Element, canonical: str) -> str:
+        return (payload.findtext(self.dialect.tag(canonical)) or "").strip()
+
+    def _person(self, payload: etree._Element) -> str:
+        citizen_id = self._text(payload, "AAC002").upper()
+        person = self.population.person(citizen_id)
+        if person is None or not person.spells_in(self.region):
+            raise _Refused("Client.NotFound", "E2001", f"person {mask_text(citizen_id)} not found")
+        return citizen_id
+
+    def _query_person(self, payload: etree._Element) -> bytes:
+        citizen_id = self._person(payload)
+        person = self.population.person(citizen_id)
+        assert person is not None  # noqa: S101 - checked by _person
+        fields = {
+            "AAC001": person.person_number(self.region[:2]),
+            "AAC002": citizen_id,
+            "AAC003": person.name,
+            "AAC004": person.gender,
+            "AAC006": person.birth_date.strftime("%Y%m%d"),
+            "AAB301": person.spells_in(self.region)[-1].region,
+        }
+        return self._writer.person(fields, self.population.enrolments(citizen_id, self.region))
+
+    def _query_contributions(self, payload: etree._Element) -> bytes:
+        citizen_id = self._person(payload)
+        try:
+            low, high = (self._text(payload, name) for name in ("AAE041", "AAE042"))
+            start = Period.parse(low) if low else None
+            end = Period.parse(high) if high else None
+        except ValueError:
+            raise _Refused("Client.Invalid", "E1002", "AAE041/AAE042 are not months (YYYYMM)") from None
+        if citizen_id in self._bulk:
+            rows = self.population.bulk_contributions(citizen_id, self._bulk[citizen_id], self.region)
+            return self._writer.contributions(citizen_id, rows)
+        rows_in = self.population.contributions(citizen_id, self.region, start=start, end=end)
+        return self._writer.contributions(citizen_id, rows_in)
+
+    def _issue_certificate(self, payload: etree._Element) -> bytes:
+        citizen_id = self._person(payload)
+        target = self._text(payload, "targetDivision")
+        if target.startswith(self.region[:2]):
+            raise _Refused("Client.Invalid", "E3002", "the target division is in this province")
+        certificate = self.population.certificate(citizen_id, self.region, target, self.today)
+        if certificate is None:
+            raise _Refused("Client.NotFound", "E3001", "no pension contributions to transfer")
+        self.certificates[certificate.certificate_number] = certificate
+        return self._writer.certificate(certificate)
+
+    def _accept_transfer(self, payload: etree._Element) -> bytes:
+        number = self._text(payload, "certificateNo")
+        division = self._text(payload, "receivingDivision")
+        account = self._text(payload, "receivingAccount")
+        certificate = self.certificates.get(number)
+        if certificate is None:
+            raise _Refused("Client.NotFound", "E3004", "unknown certificate number")
+        if certificate.to_region != division:
+            raise _Refused("Client.Invalid", "E3005", "the receiving division differs from the certificate's")
+        try:
+            accepted = self.ledger.accept(number, division, account, self._now())
+        except ValueError as exc:
+            raise _Refused("Client.Invalid", "E3003", str(exc)) from None
+        stamp = accepted.accepted_at.astimezone(_BEIJING).strftime("%Y%m%d%H%M%S")
+        return self._writer.acceptance(accepted.letter_number, number, stamp)

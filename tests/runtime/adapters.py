@@ -1,0 +1,69 @@
+"""Adapters the runtime tests register in code: one that talks to the HTTP partner simulator, one that is down."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import httpx
+from pydantic import BaseModel
+
+from ssgateway.errors import OutcomeUnknown, PermanentError, TransientError
+from ssgateway.model import HistoryQuery, TransferAcceptance, TransferSubmission
+from ssgateway.sdk import AdapterContext, BaseAdapter, handles
+
+
+class LedgerConfig(BaseModel):
+    url: str
+    timeout: float = 5.0
+
+
+class LedgerAdapter(BaseAdapter):
+    """Accepts transfers at an HTTP partner that dedupes on the Idempotency-Key header (the certificate)."""
+
+    name = "test-ledger"
+    version = "1"
+    config_model = LedgerConfig
+    deduplicated = frozenset({"transfer.submit"})
+
+    def __init__(self, config: LedgerConfig, context: AdapterContext) -> None:
+        super().__init__(config, context)
+        self.client = httpx.AsyncClient(base_url=config.url, timeout=config.timeout)
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    @handles("transfer.submit")
+    async def submit(self, request: TransferSubmission) -> TransferAcceptance:
+        try:
+            response = await self.client.post(
+                "/accept",
+                content=request.model_dump_json(),
+                headers={"Idempotency-Key": request.certificate_number, "content-type": "application/json"},
+            )
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise TransientError("partner unreachable", partner=self.context.partner) from exc
+        except httpx.TransportError as exc:
+            raise OutcomeUnknown("no answer after sending", partner=self.context.partner) from exc
+        if response.status_code in (429, 503):
+            raise TransientError(f"partner said {response.status_code}", partner=self.context.partner)
+        if response.status_code >= 400:
+            raise PermanentError(f"partner refused: {response.status_code}", partner=self.context.partner)
+        entry = response.json()
+        return TransferAcceptance(
+            certificate_number=request.certificate_number,
+            letter_number=f"L-{entry['seq']}",
+            from_region=request.from_region,
+            to_region=request.to_region,
+            accepted_at=datetime.now(UTC),
+        )
+
+
+class DownAdapter(BaseAdapter):
+    """A province whose service is unreachable."""
+
+    name = "test-down"
+    version = "1"
+
+    @handles("contributions.history")
+    async def history(self, request: HistoryQuery) -> BaseModel:
+        raise TransientError("connection refused", partner=self.context.partner, code="partner.unavailable")
