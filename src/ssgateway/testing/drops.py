@@ -1,13 +1,14 @@
 """Realistic contribution drops with known defects, for tests, sandboxes and benchmarks.
 
 :func:`write_drop` writes a Golden-Insurance contribution drop (``<stem>.csv``, ``<stem>.manifest.json``,
-``<stem>.done``) of any size, streaming: people with Chinese names (rare characters included in GB18030
-drops), valid citizen ids and credit codes, monthly contributions consistent with :data:`RATES`, and
-defects placed on known rows. The result says which line holds which defect and how it must come out,
-so a test can assert exact accepted and rejected counts and reasons::
+``<stem>.done``) of any size, streaming. Its people come from the synthetic population
+(:mod:`ssgateway.testing.population`: Chinese names, valid citizen ids and credit codes; GB18030 drops
+add rare characters), their monthly contributions follow :data:`RATES`, and defects sit on known rows.
+The result says which line holds which defect and how it must come out, so a test can assert exact
+accepted and rejected counts and reasons::
 
     drop = write_drop(tmp_path, "henan-202406", rows=1_000, defects=STANDARD_DEFECTS)
-    expected = drop.rejections()  # line → Expected(field, reason fragment, code)
+    expected = drop.rejections()  # line → Expected(line, defect)
     assert drop.accepted() + len(expected) == drop.records
 """
 
@@ -24,11 +25,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
-from ssgateway.model.identifiers import citizen_id_check_char, credit_code_check_char
+from ssgateway.testing._people import EMPLOYEE_RATES, FLEXIBLE_RATES
+from ssgateway.testing.population import Population
 
 __all__ = [
     "COLUMNS",
     "DEFECTS",
+    "FLEXIBLE_RATES",
     "RATES",
     "STANDARD_DEFECTS",
     "Defect",
@@ -41,24 +44,13 @@ COLUMNS = ("AAC001", "AAC002", "AAC003", "AAC004", "AAB001", "BAB010", "AAE140",
            "AAE480", "AAE481", "AAE143", "AAE114", "AAB301", "AAB191", "AAE013")  # fmt: skip
 """The drop's columns: the fifteen of the format and a remarks column (``AAE013``) no mapping reads."""
 
-RATES = {"110": (16, 8), "210": (5, 5), "310": (8, 2), "410": (4, 0), "510": (8, 0)}
-"""Employer and individual rates in thousandths of the base (pension 16 % and 8 %, …) by AAE140 code.
-Flexible workers (no employer) pay the pension alone at 20 %."""
+RATES = EMPLOYEE_RATES
+"""Employer and individual rates by AAE140 code (the synthetic population's): amounts follow them.
+Flexible workers (no employer) pay alone, at :data:`FLEXIBLE_RATES`."""
 
-FLEXIBLE_RATE = 200
-
-_SURNAMES = (
-    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董"
-    "袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟"
-    "熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
-)
-_COMPOUND = ("欧阳", "司马", "诸葛", "上官", "东方")
-_GIVEN = ("伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟",
-          "涛", "明", "超", "秀兰", "霞", "平", "刚", "桂英", "建华", "玉兰", "志强", "文", "斌",
-          "宇轩", "子涵", "欣怡", "浩然", "梓萱", "俊杰", "晓燕", "海燕", "红梅", "建国", "国强")  # fmt: skip
-_RARE = ("䶮", "𠮷", "堃", "喆", "赟", "昇")  # 𠮷 is outside the BMP: four bytes in GB18030
-_DIVISIONS = ("410102", "410103", "410104", "410105", "410106", "410108", "410122", "410181", "410182",
-              "410184", "410202", "410203", "410204", "410302", "410303", "410305")  # fmt: skip
+_THOUSANDTHS = {code: (int(e * 1000), int(i * 1000)) for code, (e, i) in EMPLOYEE_RATES.items()}
+_FLEXIBLE = {code: (int(e * 1000), int(i * 1000)) for code, (e, i) in FLEXIBLE_RATES.items()}
+_RARE = ("䶮", "𠮷", "堃", "喆", "赟", "昇")  # rare in names; 𠮷 is outside the BMP (four bytes in GB18030)
 _REMARK = '补缴,含滞纳金\n单位名称变更为"郑州市某某科技有限公司"'  # a comma, a line end and quotes
 
 
@@ -144,56 +136,54 @@ def _ym(period: str, months: int) -> str:
     return f"{ordinal // 12}{ordinal % 12 + 1:02d}"
 
 
-class _Population:
-    def __init__(self, rng: random.Random, size: int, rare: bool) -> None:
-        self.rng, self.rare = rng, rare
-        employers = []
-        for n in range(max(1, size // 20)):
-            first17 = f"91{rng.choice(_DIVISIONS)}MA{n:07d}"[:17]
-            employers.append((f"E{n:06d}", first17 + credit_code_check_char(first17)))
-        self.employers = employers
-        self.people = [self._person(i) for i in range(size)]
+class _Person(NamedTuple):
+    number: str
+    citizen_id: str
+    name: str
+    gender: str
+    employer: str
+    credit_code: str
+    region: str
 
-    def _person(self, i: int) -> tuple[str, str, str, str, str, str]:
-        rng = self.rng
-        division = rng.choice(_DIVISIONS)
-        born = f"{rng.randint(1960, 2004)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"
-        seq = rng.randint(0, 999)
-        first17 = f"{division}{born}{seq:03d}"
-        surname = rng.choice(_COMPOUND) if rng.random() < 0.02 else rng.choice(_SURNAMES)
-        given = rng.choice(_RARE) if self.rare and rng.random() < 0.01 else rng.choice(_GIVEN)
-        employer, credit = ("", "") if rng.random() < 0.1 else rng.choice(self.employers)
-        gender = "1" if seq % 2 else "2"
-        return (
-            f"41{i:010d}",
-            first17 + citizen_id_check_char(first17),
-            surname + given,
-            gender,
-            employer,
-            credit,
-        )
+
+def _people(seed: int, size: int, period: str, rare: bool) -> list[_Person]:
+    population = Population.generate(seed, size=size, provinces=("41",), as_of=period)
+    rng = random.Random(seed)  # noqa: S311 - test data, reproducible from its seed
+    people = []
+    for person in population.people:
+        spell = person.spells[-1]
+        name = person.name
+        if rare and rng.random() < 0.01:
+            name = name[:-1] + rng.choice(_RARE)
+        employer = spell.employer
+        people.append(_Person(person.person_number("41"), person.citizen_id, name, person.gender,
+                              employer.employer_number if employer else "",
+                              employer.credit_code if employer else "", spell.region))  # fmt: skip
+    return people
 
 
 def _amounts(code: str, base_cents: int, flexible: bool) -> tuple[str, str]:
-    employer, individual = (0, FLEXIBLE_RATE) if flexible else RATES[code]
+    employer, individual = (_FLEXIBLE if flexible else _THOUSANDTHS)[code]
     return (f"{(base_cents * employer + 500) // 1000 / 100:.2f}",
             f"{(base_cents * individual + 500) // 1000 / 100:.2f}")  # fmt: skip
 
 
-def _rows(rng: random.Random, rows: int, period: str, people: _Population) -> Iterator[list[str]]:
+def _rows(rng: random.Random, rows: int, period: str, people: list[_Person]) -> Iterator[list[str]]:
     arrived = f"{_ym(period, 1)}{rng.randint(1, 9):02d}"
+    employee_codes, flexible_codes = tuple(_THOUSANDTHS), tuple(_FLEXIBLE)
     for i in range(rows):
-        number, cid, name, gender, employer, credit = people.people[i // 4 % len(people.people)]
-        flexible = not employer
-        code = "110" if flexible or i % 4 == 0 else rng.choice(("110", "210", "310", "410", "510"))
+        person = people[i // 4 % len(people)]
+        flexible = not person.employer
+        code = rng.choice(flexible_codes if flexible else employee_codes) if i % 4 else "110"
         back = rng.random() < 0.05
         base = rng.randrange(300_000, 2_500_000, 100)
         employer_amount, individual_amount = _amounts(code, base, flexible)
         paid = rng.random() < 0.95
         month = _ym(period, -rng.randint(1, 24)) if back else period
-        yield [number, cid, name, gender, employer, credit, code, month, f"{base / 100:.2f}", employer_amount,
-               individual_amount, "2" if back else "1", "1" if paid else "2", rng.choice(_DIVISIONS),
-               arrived if paid else "", ""]  # fmt: skip
+        yield [person.number, person.citizen_id, person.name, person.gender, person.employer,
+               person.credit_code, code, month, f"{base / 100:.2f}", employer_amount, individual_amount,
+               "2" if back else "1", "1" if paid else "2", person.region, arrived if paid else "",
+               ""]  # fmt: skip
 
 
 def _apply(defect: str, row: list[str], rng: random.Random, period: str) -> list[str]:
@@ -277,7 +267,7 @@ def write_drop(
     path = directory / f"{stem}.csv"
     digest = hashlib.sha256()
     expected: list[Expected] = []
-    people = _Population(rng, max(1, rows // 4), rare=encoding == "gb18030")
+    people = _people(seed, min(max(1, rows // 5), 20_000), period, rare=encoding == "gb18030")
     with path.open("wb") as fh:
         text = io.StringIO()
         writer = csv.writer(text, lineterminator=line_end)
