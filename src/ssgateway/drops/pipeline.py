@@ -33,7 +33,7 @@ __all__ = ["PARALLEL_MIN_BYTES", "CsvTranslator", "available_cpus"]
 PARALLEL_MIN_BYTES = 8 * 1024 * 1024
 """Files smaller than this are translated in the calling process: starting workers would cost more."""
 
-FRAME_BYTES = 256 * 1024
+FRAME_BYTES = 128 * 1024
 """Bytes read at a time; a frame holds the whole records of about this much."""
 
 T = TypeVar("T")
