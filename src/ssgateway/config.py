@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -15,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, Valid
 
 from ssgateway import yamlfile
 from ssgateway.errors import ConfigError, SSGatewayError
+from ssgateway.model import InsuranceType, Period
 from ssgateway.operations import OPERATIONS
 
 if TYPE_CHECKING:
@@ -25,10 +27,13 @@ __all__ = [
     "BreakerConfig",
     "ConfigErrors",
     "DefaultsConfig",
+    "DropSourceConfig",
+    "DropsConfig",
     "GatewayConfig",
     "LoggingConfig",
     "OutboxConfig",
     "PartnerConfig",
+    "RateConfig",
     "RetryConfig",
     "ServerConfig",
     "StoreConfig",
@@ -198,6 +203,55 @@ class DefaultsConfig(_Section):
     breaker: BreakerConfig = BreakerConfig()
 
 
+class RateConfig(_Section):
+    """Contribution rates of one insurance in a region over a range of months: amounts must follow them."""
+
+    region: str = Field(pattern=r"^\d{1,6}$")
+    """Division-code prefix the rates apply to (`"41"` Henan, `"4101"` Zhengzhou); the longest matching
+    prefix wins."""
+    insurance_type: InsuranceType
+    """The canonical insurance type (`enterprise_employee_pension`, …)."""
+    employer: Decimal = Field(ge=0, le=1)
+    """Employer rate: the employer amount is the base times this."""
+    individual: Decimal = Field(ge=0, le=1)
+    """Individual rate."""
+    flexible: Decimal | None = Field(default=None, ge=0, le=1)
+    """Rate a flexible worker (employer amount 0) pays alone; unset: such records are not checked."""
+    from_period: Period | None = None
+    """First month the rates apply to (`YYYY-MM` or `YYYYMM`); unset: since always."""
+    to_period: Period | None = None
+    """Last month (inclusive); unset: until further notice."""
+    tolerance: Decimal = Field(default=Decimal("0.01"), ge=0)
+    """Difference in yuan still accepted (rounding)."""
+
+
+class DropSourceConfig(_Section):
+    """One source of contribution drops (a province's system)."""
+
+    mapping: str = "golden-insurance/contribution-drop"
+    """Inbound CSV mapping the drops are read with."""
+    encoding: Literal["gb18030", "gbk", "utf-8", "utf-8-sig", "auto"] | None = None
+    """The drops' encoding (`auto`: strict UTF-8, else GB18030); unset: as each drop's manifest says. When
+    set, a manifest declaring another encoding fails its drop."""
+    max_field: int = Field(default=10_000, ge=1)
+    """Longest field in characters; a record with a longer one is rejected."""
+    rates: tuple[RateConfig, ...] = ()
+    """Rates to check amounts against (none: amounts are not checked)."""
+
+
+class DropsConfig(_Section):
+    """Ingestion of contribution file drops (``ssgateway drops ingest``)."""
+
+    checkpoint_every: int = Field(default=50_000, ge=1)
+    """Records between two checkpoints of a drop's progress (a restart redoes at most this many)."""
+    poll_interval: float = Field(default=30.0, gt=0)
+    """Seconds between two looks at the folder under `--watch`."""
+    lease: float = Field(default=300.0, gt=0)
+    """Seconds without a checkpoint after which another host may take a drop over."""
+    sources: dict[str, DropSourceConfig] = Field(default_factory=dict)
+    """Sources by name (the manifest's `source`)."""
+
+
 class GatewayConfig(_Section):
     """The whole configuration file."""
 
@@ -219,6 +273,8 @@ class GatewayConfig(_Section):
     """Callers allowed to use the sidecar."""
     mapping_paths: tuple[str, ...] = ()
     """Extra directories of mapping files, searched before the shipped ones."""
+    drops: DropsConfig = DropsConfig()
+    """Contribution file drops."""
 
     _source: yamlfile.Located | None = PrivateAttr(default=None)
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)

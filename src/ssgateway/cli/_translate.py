@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -15,6 +15,7 @@ from rich.progress import (
     BarColumn,
     DownloadColumn,
     Progress,
+    TaskID,
     TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
@@ -24,44 +25,56 @@ from rich.progress import (
 from ssgateway.cli._common import console_err, emit_json, interactive
 from ssgateway.mapping import MappingCatalog
 from ssgateway.mapping.csvfile import CsvLimits
-from ssgateway.translate import translate_file
+from ssgateway.translate import TranslateSummary, translate_file
 
 
 class Counts(Protocol):
-    """What the bar shows besides bytes: records read and rejected so far."""
+    """What a bar shows besides bytes: records read and rejected so far."""
 
     read: int
     rejected: int
 
 
-ProgressFn = Callable[[int, int, Counts], None]
-"""Called with bytes done, bytes in all, and the counts so far."""
+class FileProgress:
+    """Progress bars on standard error, one per file, for long file jobs (terminals only)."""
 
+    def __init__(self, console: Console) -> None:
+        self._bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            DownloadColumn(),
+            TextColumn("{task.fields[records]:>12,} records, {task.fields[rejected]:,} rejected"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        )
+        self._tasks: dict[str, TaskID] = {}
 
-@contextlib.contextmanager
-def byte_progress(console: Console, label: str, *, enabled: bool) -> Iterator[ProgressFn | None]:
-    """A progress callback drawing a bar on ``console`` (None when not ``enabled``)."""
-    if not enabled:
-        yield None
-        return
-    bar = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TaskProgressColumn(),
-        DownloadColumn(),
-        TextColumn("{task.fields[records]:>12,} records, {task.fields[rejected]:,} rejected"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-    )
-    task = bar.add_task(label, total=None, records=0, rejected=0)
+    def update(self, label: str, done: int, total: int, counts: Counts) -> None:
+        """Show ``label``'s file at ``done`` of ``total`` bytes."""
+        task = self._tasks.get(label)
+        if task is None:
+            task = self._tasks[label] = self._bar.add_task(label, total=total, records=0, rejected=0)
+        self._bar.update(task, completed=done, total=total, records=counts.read, rejected=counts.rejected)
 
-    def update(done: int, total: int, counts: Counts) -> None:
-        bar.update(task, completed=done, total=total, records=counts.read, rejected=counts.rejected)
+    def finish(self, label: str) -> None:
+        """Take ``label``'s bar away."""
+        task = self._tasks.pop(label, None)
+        if task is not None:
+            self._bar.remove_task(task)
 
-    with bar:
-        yield update
+    @classmethod
+    @contextlib.contextmanager
+    def shown(cls, console: Console, *, enabled: bool) -> Iterator[FileProgress | None]:
+        """Bars drawn while the block runs (None when not ``enabled``)."""
+        if not enabled:
+            yield None
+            return
+        progress = cls(console)
+        with progress._bar:
+            yield progress
 
 
 def translate(
@@ -104,7 +117,13 @@ def translate(
     catalog = MappingCatalog(mappings_dir)
     compiled = catalog.inbound(mapping)
     stdout = sys.stdout.buffer if output is None else None
-    with byte_progress(console_err, str(input_path), enabled=interactive() and not as_json) as progress:
+    with FileProgress.shown(console_err, enabled=interactive() and not as_json) as bars:
+        label = str(input_path)
+
+        def progress(done: int, total: int, counts: TranslateSummary) -> None:
+            if bars is not None:
+                bars.update(label, done, total, counts)
+
         summary = translate_file(
             compiled,
             input_path,
@@ -116,7 +135,7 @@ def translate(
             catalog=catalog,
             workers=workers,
             limits=CsvLimits(max_field=max_field),
-            progress=progress,
+            progress=progress if bars else None,
         )
     if as_json:
         document = {"input": str(input_path), **summary.as_dict()}

@@ -17,7 +17,7 @@ import multiprocessing
 import os
 import threading
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncGenerator, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -224,7 +224,7 @@ class CsvTranslator:
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
-    async def abatches(self, start: Cursor | None = None) -> AsyncIterator[Batch]:
+    async def abatches(self, start: Cursor | None = None) -> AsyncGenerator[Batch, None]:
         """:meth:`batches` for async code: the file is read and mapped off the event loop.
 
         Close it (``contextlib.aclosing``) when leaving early, so workers stop at once.
@@ -237,7 +237,7 @@ class CsvTranslator:
         finally:
             await asyncio.to_thread(self.close)
 
-    async def records(self, start: Cursor | None = None) -> AsyncIterator[Outcome]:
+    async def records(self, start: Cursor | None = None) -> AsyncGenerator[Outcome, None]:
         """Every record as an ``Accepted`` canonical entity or a ``Rejection``, in file order.
 
         Parsing and mapping run in a worker thread, never on the event loop.

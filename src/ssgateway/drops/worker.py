@@ -191,9 +191,10 @@ def _watch_parent(parent: int) -> None:
 
 
 def init_worker(job: Job) -> None:
-    """Set up a worker process: compile the mapping, leave Ctrl-C to the parent, watch the parent."""
+    """Set up a worker process: compile the mapping, leave signals to the parent, watch the parent."""
     global _MAPPER  # noqa: PLW0603 - one mapper per worker process, built once
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the parent stops the pool when it is told to stop
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
     _MAPPER = FrameMapper(job)
     # what was built so far lives as long as the process: keep the collector from walking it again

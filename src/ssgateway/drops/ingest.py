@@ -1,0 +1,386 @@
+"""Ingesting a folder of drops exactly once, resuming where a killed process stopped.
+
+Each drop is known by the SHA-256 of its CSV bytes. Its progress is a checkpoint in the store,
+``drops/<source>/<sha256>``, written with compare-and-set:
+
+- the first ingester to write it owns the drop; a drop already ``done`` is a duplicate (whatever its
+  name) and is moved to ``duplicates/``;
+- while translating, every ``checkpoint_every`` records the staged outputs are synced, then the
+  checkpoint records their sizes with the input's byte offset and line. A restart truncates the staged
+  outputs to those sizes and reads on from that offset: the final files equal an uninterrupted run's,
+  byte for byte;
+- a drop whose owner died (same host: its process is gone; another host: no checkpoint for ``lease``
+  seconds) is taken over. A takeover from another host copies the staged outputs, so a stalled owner
+  that wakes up cannot write into the new owner's files, and its next checkpoint fails;
+- at the end the record count is checked against the manifest, the outputs are renamed into place (they
+  appear whole or not at all), the checkpoint says ``done``, and the drop moves to ``processed/``.
+
+A drop that is unusable as a whole (manifest, digest, encoding, undecodable bytes, record count) moves to
+``failed/`` with an error report and nothing is emitted. Problems of the machine (store down, disk full)
+leave the drop where it is, to be resumed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, Literal
+
+from ssgateway.config import DropSourceConfig
+from ssgateway.drops.drop import Drop, DropScan
+from ssgateway.drops.folder import DUPLICATES, FAILED, PROCESSED, free_name, move_drop, ready_stems
+from ssgateway.drops.worker import Batch, Cursor
+from ssgateway.errors import InputError
+from ssgateway.mapping import MappingCatalog
+from ssgateway.reliability import CheckpointConflict, Store
+
+__all__ = ["DropIngestor", "DropOutcome"]
+
+log = logging.getLogger("ssgateway.drops")
+
+Status = Literal["ingested", "duplicate", "failed", "busy", "interrupted"]
+
+
+@dataclass
+class DropOutcome:
+    """What became of one drop."""
+
+    stem: str
+    status: Status
+    """``ingested``; ``duplicate`` (already ingested); ``failed`` (moved to ``failed/``); ``busy``
+    (another ingester owns it); ``interrupted`` (stopped on request, resumable)."""
+    message: str
+    sha256: str | None = None
+    read: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    rejected_by: dict[str, int] = field(default_factory=dict)
+    output: str | None = None
+    rejects: str | None = None
+    resumed_from: int | None = None
+    """The line a resumed ingestion went on from."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return asdict(self)
+
+
+def _process_start(pid: int) -> str | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]  # field 22: start time, after the command name
+
+
+def _me() -> dict[str, Any]:
+    return {"host": socket.gethostname(), "pid": os.getpid(), "start": _process_start(os.getpid())}
+
+
+def _alive(owner: dict[str, Any]) -> bool | None:
+    """Whether the owning process still runs (None: on another host, unknown)."""
+    if owner.get("host") != socket.gethostname():
+        return None
+    start = _process_start(int(owner.get("pid", 0)))
+    return start is not None and start == owner.get("start")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+ProgressFn = Callable[[Drop, int, int, "DropOutcome"], None]
+"""Called after each batch with the drop, bytes done, bytes in all and the counts so far."""
+
+
+class DropIngestor:
+    """Ingests the complete drops of one source's folder.
+
+    Args:
+        folder: where the drops arrive.
+        source: the source the folder is for (each manifest must name it).
+        store: where checkpoints live (SQLite or PostgreSQL).
+        settings: the source's settings (mapping, encoding, field limit, rates).
+        output: where canonical JSON Lines go (default: ``folder/output``).
+        catalog: where mappings are found.
+        checkpoint_every: records between checkpoints.
+        lease: seconds without a checkpoint after which an owner on another host is taken over.
+        workers: worker processes per drop (None: one per CPU for big files).
+        progress: called after each batch.
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        source: str,
+        store: Store,
+        *,
+        settings: DropSourceConfig | None = None,
+        output: Path | None = None,
+        catalog: MappingCatalog | None = None,
+        checkpoint_every: int = 50_000,
+        lease: float = 300.0,
+        workers: int | None = None,
+        progress: ProgressFn | None = None,
+    ) -> None:
+        self.folder, self.source, self.store = Path(folder), source, store
+        self.settings = settings or DropSourceConfig()
+        self.output = Path(output) if output else self.folder / "output"
+        self.catalog = catalog or MappingCatalog()
+        self.checkpoint_every, self.lease, self.workers = checkpoint_every, lease, workers
+        self.progress = progress
+        self.stop = asyncio.Event()
+        """Set it to stop after the current batch (with a checkpoint); the drop resumes next time."""
+
+    # --- the folder ----------------------------------------------------------------------------------
+
+    async def run_once(self) -> list[DropOutcome]:
+        """Handle every complete drop in the folder, oldest first."""
+        outcomes = []
+        for stem in await asyncio.to_thread(ready_stems, self.folder):
+            if self.stop.is_set():
+                break
+            outcomes.append(await self.ingest(stem))
+        return outcomes
+
+    async def watch(self, interval: float, on_outcome: Callable[[DropOutcome], None]) -> None:
+        """Keep handling drops as they complete until :attr:`stop` is set."""
+        while not self.stop.is_set():
+            for outcome in await self.run_once():
+                on_outcome(outcome)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), interval)
+
+    # --- one drop -----------------------------------------------------------------------------------
+
+    async def ingest(self, stem: str) -> DropOutcome:
+        """Handle the drop ``stem``: ingest it, resume it, or set it aside as a duplicate or a failure."""
+        try:
+            drop = await asyncio.to_thread(Drop.open, self.folder, stem)
+            scan = await asyncio.to_thread(drop.verify, source=self.source, encoding=self.settings.encoding)
+        except InputError as exc:
+            if exc.code == "drop.incomplete" and not (self.folder / f"{stem}.done").exists():
+                return DropOutcome(stem, "busy", "moved away by another ingester")
+            return await self._fail(stem, exc, digest=None)
+        name = f"drops/{self.source}/{scan.sha256}"
+        checkpoint = await self.store.checkpoints.get(name)
+        state = checkpoint.state if checkpoint else None
+        version = checkpoint.version if checkpoint else 0
+        if state is not None and state["status"] == "done":
+            return await self._already_done(drop, scan, state)
+        fence = False
+        if state is not None and state["status"] in ("running", "finalizing"):
+            alive = _alive(state["owner"])
+            if alive or (alive is None and time.time() - state["heartbeat"] < self.lease):
+                owner = state["owner"]
+                return DropOutcome(
+                    stem, "busy", f"being ingested by {owner['host']}:{owner['pid']}", scan.sha256
+                )
+            fence = alive is None  # the owner may still run somewhere: stage into files of our own
+            state = {**state, "owner": _me(), "heartbeat": time.time()}
+        else:  # new, or failed before: start over
+            state = await asyncio.to_thread(self._fresh, drop, scan)
+        try:
+            version = await self.store.checkpoints.put(name, state, version)
+        except CheckpointConflict:
+            return DropOutcome(stem, "busy", "claimed by another ingester just now", scan.sha256)
+        if fence:
+            state, version = await self._fence(name, state, version)
+        try:
+            if state["status"] == "running":
+                outcome, version = await self._translate(drop, scan, name, state, version)
+                if outcome is not None:
+                    return outcome
+            return await self._finish(drop, scan, name, state, version)
+        except CheckpointConflict:
+            return DropOutcome(stem, "busy", "taken over by another ingester", scan.sha256)
+        except InputError as exc:
+            await asyncio.to_thread(self._discard, state)
+            with contextlib.suppress(CheckpointConflict):
+                await self.store.checkpoints.put(
+                    name, {"status": "failed", "stem": stem, "code": exc.code, "error": exc.message}, version
+                )
+            return await self._fail(stem, exc, digest=scan.sha256)
+
+    def _fresh(self, drop: Drop, scan: DropScan) -> dict[str, Any]:
+        name = free_name(
+            drop.stem, scan.sha256, self.output / "{}.jsonl", self.folder / PROCESSED / "{}.done"
+        )
+        return {
+            "status": "running", "stem": drop.stem, "name": name, "token": uuid.uuid4().hex[:12],
+            "sha256": scan.sha256, "records": drop.manifest.records,
+            "received_at": drop.received_at.isoformat(),
+            "started_at": _now(), "owner": _me(), "heartbeat": time.time(), "offset": 0, "line": 0,
+            "out": 0, "rejects": 0, "read": 0, "accepted": 0, "rejected": 0, "rejected_by": {},
+        }  # fmt: skip
+
+    def _staged(self, state: dict[str, Any]) -> tuple[Path, Path]:
+        partial = self.output / ".partial"
+        stem = f"{state['name']}.{state['token']}"
+        return partial / f"{stem}.jsonl", partial / f"{stem}.rejects.jsonl"
+
+    def _final(self, state: dict[str, Any]) -> tuple[Path, Path]:
+        return self.output / f"{state['name']}.jsonl", self.output / f"{state['name']}.rejects.jsonl"
+
+    async def _fence(self, name: str, state: dict[str, Any], version: int) -> tuple[dict[str, Any], int]:
+        if state["status"] != "running":  # finalizing: the staged files are complete, only renamed
+            return state, version
+        old = self._staged(state)
+        state = {**state, "token": uuid.uuid4().hex[:12]}
+
+        def copy() -> None:
+            sizes = (state["out"], state["rejects"])
+            for source, target, size in zip(old, self._staged(state), sizes, strict=True):
+                if source.exists():
+                    with source.open("rb") as src, target.open("wb") as dst:
+                        shutil.copyfileobj(src, dst)
+                        dst.truncate(size)
+
+        await asyncio.to_thread(copy)
+        return state, await self.store.checkpoints.put(name, state, version)
+
+    def _open_staged(self, state: dict[str, Any]) -> tuple[IO[bytes], IO[bytes]]:
+        paths = self._staged(state)
+        paths[0].parent.mkdir(parents=True, exist_ok=True)
+        sizes = (state["out"], state["rejects"])
+        if any((p.stat().st_size if p.exists() else 0) < size for p, size in zip(paths, sizes, strict=True)):
+            # the staged outputs lost what the checkpoint counts (deleted by hand?): start the drop over
+            state.update(offset=0, line=0, out=0, rejects=0, read=0, accepted=0, rejected=0, rejected_by={})
+            sizes = (0, 0)
+        files = []
+        for path, size in zip(paths, sizes, strict=True):
+            handle = path.open("r+b" if path.exists() else "w+b")
+            handle.truncate(size)  # whatever was written after the checkpoint is written again
+            handle.seek(size)
+            files.append(handle)
+        return files[0], files[1]
+
+    async def _checkpoint(
+        self, name: str, state: dict[str, Any], version: int, files: tuple[IO[bytes], IO[bytes]]
+    ) -> int:
+        def sync() -> None:
+            for handle in files:
+                handle.flush()
+                os.fsync(handle.fileno())
+
+        await asyncio.to_thread(sync)  # the data is durable before the checkpoint counts it
+        state.update(out=files[0].tell(), rejects=files[1].tell(), heartbeat=time.time())
+        return await self.store.checkpoints.put(name, state, version)
+
+    async def _translate(
+        self, drop: Drop, scan: DropScan, name: str, state: dict[str, Any], version: int
+    ) -> tuple[DropOutcome | None, int]:
+        files = await asyncio.to_thread(self._open_staged, state)
+        resumed = state["line"] or None
+        received_at = datetime.fromisoformat(state["received_at"])  # the first run's, whatever happened since
+        translator = drop.translator(
+            scan, self.settings, catalog=self.catalog, workers=self.workers, received_at=received_at
+        )
+        start = Cursor(state["offset"], state["line"]) if state["offset"] else None
+        counts = DropOutcome(drop.stem, "ingested", "", scan.sha256, resumed_from=resumed)
+
+        def write(batch: Batch) -> None:
+            files[0].write(batch.output)
+            files[1].write(batch.rejects)
+
+        try:
+            since = 0
+            async with contextlib.aclosing(translator.abatches(start)) as batches:
+                async for batch in batches:
+                    await asyncio.to_thread(write, batch)
+                    state.update(offset=batch.end.offset, line=batch.end.line,
+                                 read=state["read"] + batch.read, accepted=state["accepted"] + batch.accepted,
+                                 rejected=state["rejected"] + batch.rejected)  # fmt: skip
+                    for key, count in batch.rejected_by.items():
+                        state["rejected_by"][key] = state["rejected_by"].get(key, 0) + count
+                    since += batch.read
+                    if since >= self.checkpoint_every or self.stop.is_set():
+                        version = await self._checkpoint(name, state, version, files)
+                        since = 0
+                    if self.progress is not None:
+                        counts.read, counts.rejected = state["read"], state["rejected"]
+                        self.progress(drop, batch.end.offset, scan.size, counts)
+                    if self.stop.is_set():
+                        message = f"stopped at line {state['line']}; it resumes there next time"
+                        return DropOutcome(drop.stem, "interrupted", message, scan.sha256), version
+            if state["read"] != drop.manifest.records:
+                raise InputError(drop.count_mismatch(state["read"]), code="drop.count")
+            version = await self._checkpoint(name, state, version, files)
+        finally:
+            for handle in files:
+                handle.close()
+        state["status"] = "finalizing"
+        return None, await self.store.checkpoints.put(name, state, version)
+
+    async def _finish(
+        self, drop: Drop, scan: DropScan, name: str, state: dict[str, Any], version: int
+    ) -> DropOutcome:
+        def publish() -> None:
+            self.output.mkdir(parents=True, exist_ok=True)
+            for staged, final in zip(self._staged(state), self._final(state), strict=True):
+                if staged.exists():  # else renamed before a restart
+                    staged.replace(final)
+            directory = os.open(self.output, os.O_RDONLY)
+            try:
+                os.fsync(directory)  # the renames are durable before the checkpoint says done
+            finally:
+                os.close(directory)
+
+        await asyncio.to_thread(publish)
+        state.update(status="done", finished_at=_now())
+        state.pop("owner", None)
+        await self.store.checkpoints.put(name, state, version)
+        return await self._processed(drop, scan, state)
+
+    async def _processed(self, drop: Drop, scan: DropScan, state: dict[str, Any]) -> DropOutcome:
+        output, rejects = self._final(state)
+        manifest = drop.manifest
+        report = {
+            "stem": drop.stem, "sha256": scan.sha256, "source": manifest.source,
+            "region": str(manifest.region), "period": str(manifest.period), "records": manifest.records,
+            "accepted": state["accepted"], "rejected": state["rejected"], "rejected_by": state["rejected_by"],
+            "output": str(output), "rejects": str(rejects), "received_at": state["received_at"],
+            "started_at": state["started_at"], "finished_at": state.get("finished_at"),
+        }  # fmt: skip
+        await asyncio.to_thread(
+            move_drop, self.folder, drop.stem, PROCESSED, name=state["name"], report=report
+        )
+        log.info("drop ingested", extra={"stem": drop.stem, "records": manifest.records})
+        return DropOutcome(
+            drop.stem, "ingested",
+            f"{state['accepted']:,} accepted, {state['rejected']:,} rejected → {output}",
+            scan.sha256, state["read"], state["accepted"], state["rejected"], dict(state["rejected_by"]),
+            str(output), str(rejects),
+        )  # fmt: skip
+
+    async def _already_done(self, drop: Drop, scan: DropScan, state: dict[str, Any]) -> DropOutcome:
+        if state["stem"] == drop.stem and not (self.folder / PROCESSED / f"{state['name']}.done").exists():
+            return await self._processed(drop, scan, state)  # a move a killed process did not finish
+        name = free_name(drop.stem, scan.sha256, self.folder / DUPLICATES / "{}.done")
+        report = {"stem": drop.stem, "sha256": scan.sha256, "duplicate_of": state["stem"],
+                  "ingested_at": state.get("finished_at"), "output": str(self._final(state)[0])}  # fmt: skip
+        await asyncio.to_thread(move_drop, self.folder, drop.stem, DUPLICATES, name=name, report=report)
+        message = f"already ingested as {state['stem']} ({state.get('finished_at')}): moved to {DUPLICATES}/"
+        return DropOutcome(drop.stem, "duplicate", message, scan.sha256)
+
+    def _discard(self, state: dict[str, Any]) -> None:
+        for path in self._staged(state):
+            path.unlink(missing_ok=True)
+
+    async def _fail(self, stem: str, exc: InputError, *, digest: str | None) -> DropOutcome:
+        key = digest or datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        name = free_name(stem, key, self.folder / FAILED / "{}.done", self.folder / FAILED / "{}.error.json")
+        report = {"stem": stem, "code": exc.code, "error": exc.message, "sha256": digest, "failed_at": _now()}
+        path = await asyncio.to_thread(move_drop, self.folder, stem, FAILED, name=name, report=report)
+        log.warning("drop failed", extra={"stem": stem, "code": exc.code})
+        return DropOutcome(stem, "failed", f"{exc.message} → {path}", digest)
