@@ -42,6 +42,9 @@ def ingest(
     config: Path | None = typer.Option(
         None, "--config", help="Configuration file: its store:, drops: and mapping_paths."
     ),
+    namespace: str | None = typer.Option(
+        None, "--namespace", help="Store namespace (default: the configuration's, or ssgateway)."
+    ),
     output: Path | None = typer.Option(
         None, "-o", "--output", help="Where canonical JSON Lines go (default: DIR/output)."
     ),
@@ -75,10 +78,16 @@ def ingest(
     if encoding is not None:
         chosen = chosen.model_copy(update={"encoding": csv_encoding(encoding)})
     if settings is not None and store_url is None:
-        store = open_store(settings.store.url, base_dir=settings.base_dir, namespace=settings.store.namespace)
+        where = settings.store
+        store = open_store(
+            where.url,
+            base_dir=settings.base_dir,
+            namespace=namespace or where.namespace,
+            timeout=where.timeout,
+        )
     else:
         url = store_url or f"sqlite:///{(folder / '.ssgateway-drops.db').resolve()}"
-        store = open_store(url, base_dir=Path.cwd())
+        store = open_store(url, base_dir=Path.cwd(), namespace=namespace or "ssgateway")
     roots = (
         [*mappings_dir, *((settings.base_dir / p) for p in settings.mapping_paths)]
         if settings

@@ -187,7 +187,7 @@ class DropIngestor:
                     stem, "busy", f"being ingested by {owner['host']}:{owner['pid']}", scan.sha256
                 )
             fence = alive is None  # the owner may still run somewhere: stage into files of our own
-            state = {**state, "owner": _me(), "heartbeat": time.time()}
+            state = {**state, "owner": _me(), "heartbeat": time.time(), "resumed_from": state["line"] or None}
         else:  # new, or failed before: start over
             state = await asyncio.to_thread(self._fresh, drop, scan)
         try:
@@ -236,7 +236,8 @@ class DropIngestor:
         if state["status"] != "running":  # finalizing: the staged files are complete, only renamed
             return state, version
         old = self._staged(state)
-        state = {**state, "token": uuid.uuid4().hex[:12]}
+        stale = [*state.get("stale", []), state["token"]]  # removed once the drop is done
+        state = {**state, "token": uuid.uuid4().hex[:12], "stale": stale}
 
         def copy() -> None:
             sizes = (state["out"], state["rejects"])
@@ -281,13 +282,12 @@ class DropIngestor:
         self, drop: Drop, scan: DropScan, name: str, state: dict[str, Any], version: int
     ) -> tuple[DropOutcome | None, int]:
         files = await asyncio.to_thread(self._open_staged, state)
-        resumed = state["line"] or None
         received_at = datetime.fromisoformat(state["received_at"])  # the first run's, whatever happened since
         translator = drop.translator(
             scan, self.settings, catalog=self.catalog, workers=self.workers, received_at=received_at
         )
         start = Cursor(state["offset"], state["line"]) if state["offset"] else None
-        counts = DropOutcome(drop.stem, "ingested", "", scan.sha256, resumed_from=resumed)
+        counts = DropOutcome(drop.stem, "ingested", "", scan.sha256)
 
         def write(batch: Batch) -> None:
             files[0].write(batch.output)
@@ -330,6 +330,9 @@ class DropIngestor:
             for staged, final in zip(self._staged(state), self._final(state), strict=True):
                 if staged.exists():  # else renamed before a restart
                     staged.replace(final)
+            for token in state.get("stale", ()):  # what owners taken over had staged
+                for path in self._staged({**state, "token": token}):
+                    path.unlink(missing_ok=True)
             directory = os.open(self.output, os.O_RDONLY)
             try:
                 os.fsync(directory)  # the renames are durable before the checkpoint says done
@@ -360,7 +363,7 @@ class DropIngestor:
             drop.stem, "ingested",
             f"{state['accepted']:,} accepted, {state['rejected']:,} rejected → {output}",
             scan.sha256, state["read"], state["accepted"], state["rejected"], dict(state["rejected_by"]),
-            str(output), str(rejects),
+            str(output), str(rejects), state.get("resumed_from"),
         )  # fmt: skip
 
     async def _already_done(self, drop: Drop, scan: DropScan, state: dict[str, Any]) -> DropOutcome:
