@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -30,9 +31,11 @@ from ssgateway.testing.drops import write_drop
 
 HERE = Path(__file__).resolve().parent
 TRANSLATE = [sys.executable, "-c", "from ssgateway.cli import main; main()", "translate"]
-# runs a command, waits for it, prints the largest RSS (KiB) of it and every descendant it waited for
+# runs a command, waits for it, prints the largest RSS (KiB) of it and every descendant it waited for, and
+# the CPU seconds they used
 WRAPPER = ("import resource, subprocess, sys; rc = subprocess.call(sys.argv[1:]); "
-           "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(rc)")  # fmt: skip
+           "u = resource.getrusage(resource.RUSAGE_CHILDREN); "
+           "print(u.ru_maxrss, u.ru_utime + u.ru_stime, file=sys.stderr); sys.exit(rc)")  # fmt: skip
 RECEIVED = re.compile(rb'"received_at":"[^"]*"')
 
 
@@ -60,8 +63,8 @@ def high_water_kib(pid: int) -> int:
     return int(match.group(1)) if match else 0
 
 
-def run(command: list[str], stdout: Path | None = None) -> tuple[float, int, int, str]:
-    """Seconds, tree peak (KiB), largest process (KiB), the command's stdout (when not to a file)."""
+def run(command: list[str], stdout: Path | None = None) -> tuple[float, int, int, float, str]:
+    """Seconds, tree peak (KiB), largest process (KiB), CPU seconds, the command's stdout (if not to a file)."""
     out = stdout.open("wb") if stdout else subprocess.PIPE
     peaks: dict[int, int] = {}
     start = time.perf_counter()
@@ -78,8 +81,8 @@ def run(command: list[str], stdout: Path | None = None) -> tuple[float, int, int
         out.close()  # type: ignore[union-attr]
     if proc.returncode:
         raise SystemExit(f"{command} failed:\n{errors}")
-    largest = int(errors.strip().splitlines()[-1])
-    return elapsed, sum(peaks.values()), largest, text
+    largest, cpu = errors.strip().splitlines()[-1].split()
+    return elapsed, sum(peaks.values()), int(largest), float(cpu), text
 
 
 def same_output(a: Path, b: Path) -> int:
@@ -92,16 +95,18 @@ def same_output(a: Path, b: Path) -> int:
     return lines
 
 
-def translate(csv_path: Path, work: Path, *, keep_output: bool) -> tuple[float, int, int, dict[str, object]]:
+def translate(
+    csv_path: Path, work: Path, *, keep_output: bool
+) -> tuple[float, int, int, float, dict[str, object]]:
     args = [*TRANSLATE, str(csv_path), "-m", "golden-insurance/contribution-drop", "--rejects",
             str(work / "rejects.jsonl"), "--json"]  # fmt: skip
     if keep_output:
-        elapsed, tree, largest, text = run([*args, "-o", str(work / "translate.jsonl")])
+        elapsed, tree, largest, cpu, text = run([*args, "-o", str(work / "translate.jsonl")])
         summary = json.loads(text.strip().splitlines()[0])
     else:  # records to stdout, thrown away: only memory is of interest
-        elapsed, tree, largest, _ = run(args, stdout=Path("/dev/null"))
+        elapsed, tree, largest, cpu, _ = run(args, stdout=Path("/dev/null"))
         summary = {}
-    return elapsed, tree, largest, summary
+    return elapsed, tree, largest, cpu, summary
 
 
 def mib(kib: int) -> str:
@@ -119,6 +124,7 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-drops-", dir=args.dir))
     try:
+        print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the start")
         start = time.perf_counter()
         drop = write_drop(work, "henan-202406", rows=args.rows, defects={"quoted": 500, "legacy_id": 500},
                           seed=1, manifest=False, done=False)  # fmt: skip
@@ -127,12 +133,16 @@ def main() -> None:
             f"drop: {args.rows:,} rows, {size / 2**20:,.0f} MiB GB18030 (generated in {time.perf_counter() - start:.1f} s)"
         )
         best = {"translate": float("inf"), "naive": float("inf")}
+        cpu = {"translate": 0.0, "naive": 0.0}
         for _ in range(args.repeat):  # interleaved, so machine noise hits both alike
-            elapsed, tree_1m, largest_1m, summary = translate(drop.csv, work, keep_output=True)
-            best["translate"] = min(best["translate"], elapsed)
+            elapsed, tree_1m, largest_1m, used, summary = translate(drop.csv, work, keep_output=True)
+            if elapsed < best["translate"]:
+                best["translate"], cpu["translate"] = elapsed, used
             naive = [sys.executable, str(HERE / "naive_drop.py"), str(drop.csv), str(work / "naive.jsonl"),
                      str(work / "naive-rejects.jsonl")]  # fmt: skip
-            best["naive"] = min(best["naive"], run(naive)[0])
+            elapsed, _tree, _largest, used, _ = run(naive)
+            if elapsed < best["naive"]:
+                best["naive"], cpu["naive"] = elapsed, used
         assert summary["read"] == args.rows and summary["rejected"] == 0, summary
         lines = same_output(work / "translate.jsonl", work / "naive.jsonl")
         rate = {name: args.rows / seconds for name, seconds in best.items()}
@@ -154,7 +164,7 @@ def main() -> None:
             f"drop: {args.big_rows:,} rows, {big.csv.stat().st_size / 2**20:,.0f} MiB GB18030"
             f" (generated in {time.perf_counter() - start:.1f} s)"
         )
-        elapsed, tree_3m, largest_3m, _ = translate(big.csv, work, keep_output=False)
+        elapsed, tree_3m, largest_3m, _cpu, _ = translate(big.csv, work, keep_output=False)
         print(f"translate {args.big_rows:,} rows: {args.big_rows / elapsed:,.0f} rows/s ({elapsed:.1f} s)")
         print(
             f"peak RSS, process tree (sum of each process's peak): {args.rows:,} rows {mib(tree_1m)},"

@@ -240,7 +240,7 @@ class DropSourceConfig(_Section):
 
 
 class DropsConfig(_Section):
-    """Ingestion of contribution file drops (``ssgateway drops ingest``)."""
+    """Ingestion of contribution file drops (`ssgateway drops ingest`)."""
 
     checkpoint_every: int = Field(default=50_000, ge=1)
     """Records between two checkpoints of a drop's progress (a restart redoes at most this many)."""

@@ -40,7 +40,7 @@ from ssgateway.config import DropSourceConfig
 from ssgateway.drops.drop import Drop, DropScan
 from ssgateway.drops.folder import DUPLICATES, FAILED, PROCESSED, free_name, move_drop, ready_stems
 from ssgateway.drops.worker import Batch, Cursor
-from ssgateway.errors import InputError
+from ssgateway.errors import InputError, StoreUnavailable
 from ssgateway.mapping import MappingCatalog
 from ssgateway.reliability import CheckpointConflict, Store
 
@@ -99,6 +99,18 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+@dataclass
+class _Claim:
+    """The checkpoint of a drop this ingester owns: its name, state and the version last written."""
+
+    name: str
+    state: dict[str, Any]
+    version: int
+
+    async def put(self, store: Store) -> None:
+        self.version = await store.checkpoints.put(self.name, self.state, self.version)
+
+
 ProgressFn = Callable[[Drop, int, int, "DropOutcome"], None]
 """Called after each batch with the drop, bytes done, bytes in all and the counts so far."""
 
@@ -154,10 +166,20 @@ class DropIngestor:
         return outcomes
 
     async def watch(self, interval: float, on_outcome: Callable[[DropOutcome], None]) -> None:
-        """Keep handling drops as they complete until :attr:`stop` is set."""
+        """Keep handling drops as they complete until :attr:`stop` is set.
+
+        A drop left to another ingester is reported once, not at every look. When the store or the disk
+        fails, the error is logged and the folder looked at again after ``interval``.
+        """
+        reported: dict[str, str] = {}
         while not self.stop.is_set():
-            for outcome in await self.run_once():
-                on_outcome(outcome)
+            try:
+                for outcome in await self.run_once():
+                    if outcome.status != "busy" or reported.get(outcome.stem) != outcome.message:
+                        on_outcome(outcome)
+                    reported[outcome.stem] = outcome.message
+            except (StoreUnavailable, OSError) as exc:
+                log.warning("drops: %s; trying again in %s s", exc, interval)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stop.wait(), interval)
 
@@ -190,26 +212,26 @@ class DropIngestor:
             state = {**state, "owner": _me(), "heartbeat": time.time(), "resumed_from": state["line"] or None}
         else:  # new, or failed before: start over
             state = await asyncio.to_thread(self._fresh, drop, scan)
+        claim = _Claim(name, state, version)
         try:
-            version = await self.store.checkpoints.put(name, state, version)
+            await claim.put(self.store)
         except CheckpointConflict:
             return DropOutcome(stem, "busy", "claimed by another ingester just now", scan.sha256)
-        if fence:
-            state, version = await self._fence(name, state, version)
         try:
-            if state["status"] == "running":
-                outcome, version = await self._translate(drop, scan, name, state, version)
+            if fence:
+                await self._fence(claim)
+            if claim.state["status"] == "running":
+                outcome = await self._translate(drop, scan, claim)
                 if outcome is not None:
                     return outcome
-            return await self._finish(drop, scan, name, state, version)
+            return await self._finish(drop, scan, claim)
         except CheckpointConflict:
             return DropOutcome(stem, "busy", "taken over by another ingester", scan.sha256)
         except InputError as exc:
-            await asyncio.to_thread(self._discard, state)
+            await asyncio.to_thread(self._discard, claim.state)
+            claim.state = {"status": "failed", "stem": stem, "code": exc.code, "error": exc.message}
             with contextlib.suppress(CheckpointConflict):
-                await self.store.checkpoints.put(
-                    name, {"status": "failed", "stem": stem, "code": exc.code, "error": exc.message}, version
-                )
+                await claim.put(self.store)
             return await self._fail(stem, exc, digest=scan.sha256)
 
     def _fresh(self, drop: Drop, scan: DropScan) -> dict[str, Any]:
@@ -232,12 +254,13 @@ class DropIngestor:
     def _final(self, state: dict[str, Any]) -> tuple[Path, Path]:
         return self.output / f"{state['name']}.jsonl", self.output / f"{state['name']}.rejects.jsonl"
 
-    async def _fence(self, name: str, state: dict[str, Any], version: int) -> tuple[dict[str, Any], int]:
+    async def _fence(self, claim: _Claim) -> None:
+        state = claim.state
         if state["status"] != "running":  # finalizing: the staged files are complete, only renamed
-            return state, version
+            return
         old = self._staged(state)
         stale = [*state.get("stale", []), state["token"]]  # removed once the drop is done
-        state = {**state, "token": uuid.uuid4().hex[:12], "stale": stale}
+        claim.state = state = {**state, "token": uuid.uuid4().hex[:12], "stale": stale}
 
         def copy() -> None:
             sizes = (state["out"], state["rejects"])
@@ -248,7 +271,7 @@ class DropIngestor:
                         dst.truncate(size)
 
         await asyncio.to_thread(copy)
-        return state, await self.store.checkpoints.put(name, state, version)
+        await claim.put(self.store)
 
     def _open_staged(self, state: dict[str, Any]) -> tuple[IO[bytes], IO[bytes]]:
         paths = self._staged(state)
@@ -266,21 +289,18 @@ class DropIngestor:
             files.append(handle)
         return files[0], files[1]
 
-    async def _checkpoint(
-        self, name: str, state: dict[str, Any], version: int, files: tuple[IO[bytes], IO[bytes]]
-    ) -> int:
+    async def _checkpoint(self, claim: _Claim, files: tuple[IO[bytes], IO[bytes]]) -> None:
         def sync() -> None:
             for handle in files:
                 handle.flush()
                 os.fsync(handle.fileno())
 
         await asyncio.to_thread(sync)  # the data is durable before the checkpoint counts it
-        state.update(out=files[0].tell(), rejects=files[1].tell(), heartbeat=time.time())
-        return await self.store.checkpoints.put(name, state, version)
+        claim.state.update(out=files[0].tell(), rejects=files[1].tell(), heartbeat=time.time())
+        await claim.put(self.store)
 
-    async def _translate(
-        self, drop: Drop, scan: DropScan, name: str, state: dict[str, Any], version: int
-    ) -> tuple[DropOutcome | None, int]:
+    async def _translate(self, drop: Drop, scan: DropScan, claim: _Claim) -> DropOutcome | None:
+        state = claim.state
         files = await asyncio.to_thread(self._open_staged, state)
         received_at = datetime.fromisoformat(state["received_at"])  # the first run's, whatever happened since
         translator = drop.translator(
@@ -305,26 +325,27 @@ class DropIngestor:
                         state["rejected_by"][key] = state["rejected_by"].get(key, 0) + count
                     since += batch.read
                     if since >= self.checkpoint_every or self.stop.is_set():
-                        version = await self._checkpoint(name, state, version, files)
+                        await self._checkpoint(claim, files)
                         since = 0
                     if self.progress is not None:
                         counts.read, counts.rejected = state["read"], state["rejected"]
                         self.progress(drop, batch.end.offset, scan.size, counts)
                     if self.stop.is_set():
                         message = f"stopped at line {state['line']}; it resumes there next time"
-                        return DropOutcome(drop.stem, "interrupted", message, scan.sha256), version
+                        return DropOutcome(drop.stem, "interrupted", message, scan.sha256)
             if state["read"] != drop.manifest.records:
                 raise InputError(drop.count_mismatch(state["read"]), code="drop.count")
-            version = await self._checkpoint(name, state, version, files)
+            await self._checkpoint(claim, files)
         finally:
             for handle in files:
                 handle.close()
         state["status"] = "finalizing"
-        return None, await self.store.checkpoints.put(name, state, version)
+        await claim.put(self.store)
+        return None
 
-    async def _finish(
-        self, drop: Drop, scan: DropScan, name: str, state: dict[str, Any], version: int
-    ) -> DropOutcome:
+    async def _finish(self, drop: Drop, scan: DropScan, claim: _Claim) -> DropOutcome:
+        state = claim.state
+
         def publish() -> None:
             self.output.mkdir(parents=True, exist_ok=True)
             for staged, final in zip(self._staged(state), self._final(state), strict=True):
@@ -342,7 +363,7 @@ class DropIngestor:
         await asyncio.to_thread(publish)
         state.update(status="done", finished_at=_now())
         state.pop("owner", None)
-        await self.store.checkpoints.put(name, state, version)
+        await claim.put(self.store)
         return await self._processed(drop, scan, state)
 
     async def _processed(self, drop: Drop, scan: DropScan, state: dict[str, Any]) -> DropOutcome:

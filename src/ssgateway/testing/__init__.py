@@ -1,8 +1,8 @@
 """Helpers for testing ssgateway and the adapters and stores built on it.
 
 Loopback-only networking, service addresses, a fake clock, partner simulators (a generic HTTP partner
-with a deduplicating ledger, a provincial SOAP service), the synthetic population they serve and the
-store conformance suite.
+with a deduplicating ledger, a provincial SOAP service), the synthetic population they serve, contribution
+drops with known defects and the store conformance suite.
 
 Installed as a pytest plugin, so the fixtures in :mod:`ssgateway.testing.plugin` are available to any test
 suite that has ssgateway installed. Everything but networking and service addresses loads on first use,
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ssgateway.testing.canary import Canary
     from ssgateway.testing.clock import FakeClock
     from ssgateway.testing.dialect import LOWERCASE_DIALECT, REFERENCE_DIALECT, Dialect
+    from ssgateway.testing.drops import write_drop
     from ssgateway.testing.faultplan import FaultPlan
     from ssgateway.testing.partner import FaultKind, Faults, PartnerSimulator, partner_sender
     from ssgateway.testing.population import Population
@@ -45,6 +46,7 @@ __all__ = [
     "partner_sender",
     "service_address",
     "store_conformance",
+    "write_drop",
 ]
 
 _LAZY = {
@@ -61,6 +63,7 @@ _LAZY = {
     "Population": "ssgateway.testing.population",
     "ProvincialSimulator": "ssgateway.testing.provincial",
     "store_conformance": "ssgateway.testing.stores",
+    "write_drop": "ssgateway.testing.drops",
 }
 
 
