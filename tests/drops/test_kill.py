@@ -54,7 +54,7 @@ def test_a_drop_killed_at_random_points_ends_as_a_clean_run(tmp_path: Path) -> N
     # kill points: once while starting (hashing, claiming), then as the staged output passes growing sizes
     total = (clean / "in" / "output" / f"{sent.stem}.jsonl").stat().st_size
     points: list[tuple[str, float]] = [("seconds", rng.uniform(0.05, 1.0))]
-    points += [("bytes", fraction * total) for fraction in sorted(rng.uniform(0.05, 0.95) for _ in range(4))]
+    points += [("bytes", fraction * total) for fraction in sorted(rng.uniform(0.05, 0.95) for _ in range(3))]
     staged = killed / "in" / "output" / ".partial"
     kills = 0
     for kind, point in points:
@@ -77,7 +77,7 @@ def test_a_drop_killed_at_random_points_ends_as_a_clean_run(tmp_path: Path) -> N
         print(f"{kind} {point:,.1f}: {'killed' if proc.returncode else 'finished first'}")
     result = subprocess.run(COMMAND, cwd=killed, capture_output=True, text=True, check=False, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert kills >= 4, f"only {kills} runs were killed mid-way"
+    assert kills >= 3, f"only {kills} runs were killed mid-way"
 
     for name in (f"{sent.stem}.jsonl", f"{sent.stem}.rejects.jsonl"):
         assert (killed / "in" / "output" / name).read_bytes() == (clean / "in" / "output" / name).read_bytes()
