@@ -148,9 +148,12 @@ def main() -> None:
         rate = {name: args.rows / seconds for name, seconds in best.items()}
         print(
             f"ssgateway translate: {rate['translate']:>9,.0f} rows/s ({best['translate']:.1f} s, whole process,"
-            f" {summary['workers']} worker processes)"
+            f" {summary['workers']} worker processes; {cpu['translate']:.1f} CPU-s in all)"
         )
-        print(f"naive DictReader + model_validate: {rate['naive']:>9,.0f} rows/s ({best['naive']:.1f} s)")
+        print(
+            f"naive DictReader + model_validate: {rate['naive']:>9,.0f} rows/s ({best['naive']:.1f} s;"
+            f" {cpu['naive']:.1f} CPU-s)"
+        )
         print(
             f"ratio translate / naive: {rate['translate'] / rate['naive']:.2f} (target >= 1.0);"
             f" outputs identical ({lines:,} lines, received_at aside)"

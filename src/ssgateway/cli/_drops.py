@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import typer
@@ -134,7 +135,13 @@ def ingest(
                     for outcome in await ingestor.run_once():
                         done(outcome)
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except (OSError, BrokenProcessPool) as exc:  # the machine, not the drop: it resumes next time
+        console_err.print(
+            f"[red]error[/red] {escape(str(exc) or type(exc).__name__)}; drops resume on the next run"
+        )
+        sys.exit(1)
     if failed and not watch:
         sys.exit(2)
 

@@ -31,6 +31,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -178,7 +179,7 @@ class DropIngestor:
                     if outcome.status != "busy" or reported.get(outcome.stem) != outcome.message:
                         on_outcome(outcome)
                     reported[outcome.stem] = outcome.message
-            except (StoreUnavailable, OSError) as exc:
+            except (StoreUnavailable, OSError, BrokenProcessPool) as exc:
                 log.warning("drops: %s; trying again in %s s", exc, interval)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stop.wait(), interval)
