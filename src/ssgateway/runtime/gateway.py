@@ -334,7 +334,7 @@ class Gateway:
         resendable = is_resendable(operation, adapter.deduplicated)
 
         async def attempt() -> BaseModel:
-            return await breaker.call(lambda: self._timed(adapter, operation, request, timeout, resendable))
+            return await self._timed(adapter, operation, request, timeout, resendable)
 
         def on_retry(event: RetryEvent) -> None:
             self.metrics.retries.labels(partner, operation).inc()
@@ -350,7 +350,10 @@ class Gateway:
         start = time.perf_counter()
         outcome = "ok"
         try:
-            return await self._policy(partner).call(attempt, resendable=resendable, on_retry=on_retry)
+            # The breaker wraps the whole retried call: an open breaker fails fast instead of making the caller
+            # wait out its reset, and one logical call counts once towards opening it.
+            policy = self._policy(partner)
+            return await breaker.call(lambda: policy.call(attempt, resendable=resendable, on_retry=on_retry))
         except BaseException as exc:
             outcome = _outcome_label(exc)
             raise
