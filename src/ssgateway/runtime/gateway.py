@@ -350,8 +350,8 @@ class Gateway:
         start = time.perf_counter()
         outcome = "ok"
         try:
-            # The breaker wraps the whole retried call: an open breaker fails fast instead of making the caller
-            # wait out its reset, and one logical call counts once towards opening it.
+            # The breaker wraps the whole retried call: an open breaker fails fast instead of making the
+            # caller wait out its reset, and one logical call counts once towards opening it.
             policy = self._policy(partner)
             return await breaker.call(lambda: policy.call(attempt, resendable=resendable, on_retry=on_retry))
         except BaseException as exc:
