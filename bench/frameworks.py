@@ -41,7 +41,17 @@ def wait_listening(port: int, timeout: float = 20) -> None:
 def measure(app: str, connections: int, seconds: float) -> dict[str, float]:
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", f"_apps:{app}", "--port", str(port), "--log-level", "warning", "--no-access-log"],
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            f"_apps:{app}",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
         cwd=HERE,
     )
     try:
@@ -69,9 +79,13 @@ def main() -> None:
 
     if _apps.fastapi_app is None:
         raise SystemExit("pip install fastapi to run this comparison")
-    results = {name: measure(name, args.connections, args.seconds) for name in ("starlette_app", "fastapi_app")}
+    results = {
+        name: measure(name, args.connections, args.seconds) for name in ("starlette_app", "fastapi_app")
+    }
     for name, r in results.items():
-        print(f"{name:>14}: {r['rps']:>8,.0f} req/s  p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  errors {r['errors']}")
+        print(
+            f"{name:>14}: {r['rps']:>8,.0f} req/s  p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  errors {r['errors']}"
+        )
     ratio = results["starlette_app"]["rps"] / results["fastapi_app"]["rps"]
     print(f"starlette / fastapi throughput: {ratio:.2f}x at {args.connections} connections")
 

@@ -24,7 +24,9 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[index]
 
 
-async def worker(host: str, port: int, request: bytes, stop_at: float, latencies: list[float], errors: list[int]) -> None:
+async def worker(
+    host: str, port: int, request: bytes, stop_at: float, latencies: list[float], errors: list[int]
+) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     try:
         while time.perf_counter() < stop_at:
@@ -48,17 +50,28 @@ async def worker(host: str, port: int, request: bytes, stop_at: float, latencies
         writer.close()
 
 
-async def run(url: str, body: bytes, headers: list[str], connections: int, seconds: float, warmup: float) -> dict[str, float]:
+async def run(
+    url: str, body: bytes, headers: list[str], connections: int, seconds: float, warmup: float
+) -> dict[str, float]:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    lines = [f"POST {parts.path or '/'} HTTP/1.1", f"Host: {host}:{port}", f"Content-Length: {len(body)}", *headers]
+    lines = [
+        f"POST {parts.path or '/'} HTTP/1.1",
+        f"Host: {host}:{port}",
+        f"Content-Length: {len(body)}",
+        *headers,
+    ]
     request = ("\r\n".join(lines) + "\r\n\r\n").encode() + body
     if warmup:
-        await asyncio.gather(*(worker(host, port, request, time.perf_counter() + warmup, [], [0]) for _ in range(connections)))
+        await asyncio.gather(
+            *(worker(host, port, request, time.perf_counter() + warmup, [], [0]) for _ in range(connections))
+        )
     latencies: list[float] = []
     errors = [0]
     start = time.perf_counter()
-    await asyncio.gather(*(worker(host, port, request, start + seconds, latencies, errors) for _ in range(connections)))
+    await asyncio.gather(
+        *(worker(host, port, request, start + seconds, latencies, errors) for _ in range(connections))
+    )
     elapsed = time.perf_counter() - start
     ordered = sorted(latencies)
     return {
@@ -80,7 +93,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=1.0)
     args = parser.parse_args()
-    result = asyncio.run(run(args.url, args.body.read_bytes(), args.header, args.connections, args.seconds, args.warmup))
+    result = asyncio.run(
+        run(args.url, args.body.read_bytes(), args.header, args.connections, args.seconds, args.warmup)
+    )
     print(json.dumps(result))
 
 
