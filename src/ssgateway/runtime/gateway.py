@@ -157,6 +157,8 @@ class Gateway:
         settings = validate_adapter_configs(self.config, self.registry)
         routes = []
         try:
+            if self._store is None:
+                self._store = store_from_config(self.config, clock=self.clock)
             for name, partner in self.config.partners.items():
                 cls = self.registry.get(partner.adapter)
                 context = AdapterContext(
@@ -164,7 +166,7 @@ class Gateway:
                     regions=partner.regions,
                     base_dir=self.config.base_dir,
                     logger=logging.getLogger(f"ssgateway.partner.{name}"),
-                    services={"mappings": self.catalog, "clock": self.clock},
+                    services={"mappings": self.catalog, "clock": self.clock, "store": self._store},
                 )
                 adapter = cls(settings[name], context)
                 await adapter.start()
@@ -173,8 +175,6 @@ class Gateway:
                 operations = frozenset(partner.operations or adapter.operations)
                 routes.append(Route(name, operations, partner.regions))
             self.router = Router(routes)
-            if self._store is None:
-                self._store = store_from_config(self.config, clock=self.clock)
             self._start_relays()
         except BaseException:
             await self.close()
