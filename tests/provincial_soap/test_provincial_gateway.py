@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 from tests.provincial_soap.conftest import (
@@ -22,6 +23,8 @@ from ssgateway.model import (
     TransferCertificate,
 )
 from ssgateway.runtime import Gateway
+from ssgateway.testing.dialect import REFERENCE_DIALECT
+from ssgateway.testing.envelopes import EnvelopeWriter
 from ssgateway.testing.faultplan import FaultKind
 from ssgateway.testing.population import Population, SyntheticPerson
 from ssgateway.testing.provincial import ProvincialSimulator
@@ -218,3 +221,27 @@ async def test_a_long_history_streams_through_the_gateway(
     }
     assert len(history.records) == len(distinct)
     assert history.sources[0].records == len(distinct)
+
+
+async def test_rows_that_do_not_validate_reach_the_caller_as_rejections(
+    gateway: Callable[..., Gateway],
+    henan: ProvincialSimulator,
+    population: Population,
+    mover: SyntheticPerson,
+) -> None:
+    rows = list(population.contributions(mover.citizen_id, "41"))
+    rows[3] = replace(rows[3], insurance_type="999")
+    answer = EnvelopeWriter(REFERENCE_DIALECT).contributions(mover.citizen_id, rows)
+    henan.faults.add(FaultKind.BODY, operations="QueryContributions", body=answer)
+    async with gateway({"henan": henan_partner(henan)}) as gw:
+        history = (await gw.call("contributions.history", {"citizen_id": mover.citizen_id})).response
+    assert isinstance(history, ContributionHistory)
+    assert not history.complete and len(history.records) == len(rows) - 1
+    (rejected,) = history.rejections
+    assert (rejected.source, rejected.position, rejected.field, rejected.raw) == (
+        "henan",
+        4,
+        "insurance_type",
+        "999",
+    )
+    assert all(s.ok for s in history.sources)  # the province answered; one of its rows is unusable
