@@ -13,8 +13,9 @@ from ssgateway.mapping import MappingCatalog
 from ssgateway.model import PersonQuery
 from ssgateway.registry import default_registry
 from ssgateway.sdk import AdapterContext
+from ssgateway.soap import FaultPolicy, TlsSettings, WsseSettings
 from ssgateway.testing.dialect import LOWERCASE_DIALECT
-from ssgateway_adapters.provincial_soap import ProvincialSoapAdapter, ProvincialSoapConfig
+from ssgateway_adapters.provincial_soap import OperationSettings, ProvincialSoapAdapter, ProvincialSoapConfig
 
 ENDPOINT = "https://henan.province.test/ws/provincial"
 
@@ -203,3 +204,13 @@ async def test_calls_before_start_are_refused(tmp_path: Path) -> None:
     assert not (await adapter.check()).ok
     with pytest.raises(ConfigError, match="not started"):
         await adapter.call("person.lookup", PersonQuery(citizen_id="11010519491231002X", region="110105"))  # type: ignore[arg-type]
+
+
+def test_every_key_is_in_the_configuration_reference() -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "adapters" / "provincial-soap.md").read_text(
+        "utf-8"
+    )
+    section = page.split("\n## Configuration reference\n", 1)[1].split("\n## ", 1)[0]
+    for model in (ProvincialSoapConfig, WsseSettings, TlsSettings, FaultPolicy, OperationSettings):
+        missing = [name for name in model.model_fields if f"`{name}`" not in section]
+        assert not missing, f"{model.__name__}: {missing} not in the configuration reference"
