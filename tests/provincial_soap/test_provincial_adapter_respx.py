@@ -109,7 +109,7 @@ async def test_rows_that_do_not_validate_become_rejections(
     rows = list(population.contributions(someone.citizen_id, "41")[:5])
     rows[1] = replace(rows[1], insurance_type="999")
     rows[2] = replace(rows[2], citizen_id=other.citizen_id)
-    rows[3] = replace(rows[3], region="419999")
+    rows[3] = replace(rows[3], paid_status="9")
     rows[4] = replace(
         rows[4], citizen_id=someone.citizen_id[:17] + ("0" if someone.citizen_id[17] != "0" else "1")
     )
@@ -123,11 +123,11 @@ async def test_rows_that_do_not_validate_become_rejections(
     assert found == [
         ("henan", 2, "insurance_type", "code '999' is not in code list aae140-current"),
         ("henan", 3, "citizen_id", "a record of another person"),
-        ("henan", 4, "region", "Value error, unknown division code 419999"),
+        ("henan", 4, "paid_status", "code '9' is not in code list aae114-paid-status"),
         ("henan", 5, "citizen_id", "the check character does not match (GB 11643)"),
     ]
     assert history.rejections[1].raw == f"{other.citizen_id[:6]}********{other.citizen_id[14:]}"
-    assert history.rejections[2].raw == "419999"
+    assert history.rejections[2].raw == "9"
     text = history.model_dump_json()
     assert other.citizen_id not in text and rows[4].citizen_id not in text
 
