@@ -56,7 +56,7 @@ from ssgateway.sdk import (
     handles,
     provenance_factory,
 )
-from ssgateway.soap import Contract, SoapClient, load_contract
+from ssgateway.soap import SOAP11_ENV, Contract, SoapClient, SoapStream, load_contract
 from ssgateway_adapters.provincial_soap.config import (
     OPERATION_DEFAULTS,
     OperationName,
@@ -71,6 +71,8 @@ from ssgateway_adapters.provincial_soap.elements import (
 )
 
 __all__ = ["Exchange", "ProvincialSoapAdapter"]
+
+_BODY_CHILDREN = f"{{{SOAP11_ENV}}}Body/*"
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,7 +219,8 @@ class ProvincialSoapAdapter(BaseAdapter):
                 code="route.none",
             )
 
-    def _params(self, exchange: Exchange, request: BaseModel) -> dict[str, Any]:
+    def _envelope(self, exchange: Exchange, request: BaseModel) -> etree._Element:
+        """The request envelope: rendered by the request mapping, then built by zeep from the contract."""
         try:
             element = exchange.request.render(request)
         except RecordRejected as exc:
@@ -225,7 +228,7 @@ class ProvincialSoapAdapter(BaseAdapter):
                 f"{exchange.name}: the request cannot be written for {self.context.partner}: "
                 f"{exc.field}: {exc.reason}"
             ) from exc
-        return request_params(element)
+        return self.client.build(exchange.operation, **request_params(element))
 
     def _not_found(self, exchange: Exchange, exc: PermanentError) -> NotFound | None:
         if exc.details.get("fault_code") not in self.config.not_found_faults:
@@ -241,14 +244,16 @@ class ProvincialSoapAdapter(BaseAdapter):
         )
 
     async def _call(self, exchange: Exchange, request: BaseModel) -> etree._Element:
-        params = self._params(exchange, request)
+        envelope = self._envelope(exchange, request)
         try:
-            return await self.client.call(exchange.operation, **params)
+            answer = await self.client.send(exchange.operation, envelope)
         except PermanentError as exc:
             missing = self._not_found(exchange, exc)
             if missing is None:
                 raise
             raise missing from exc
+        # send() checked the body holds an element: the payload is its first one
+        return next(e for e in answer.iterfind(_BODY_CHILDREN) if isinstance(e.tag, str))
 
     def _single(self, exchange: Exchange, payload: etree._Element) -> Any:
         mapping = exchange.response
@@ -336,7 +341,7 @@ class ProvincialSoapAdapter(BaseAdapter):
                 (``partner.invalid_answer``); and the client's errors (see ``ssgateway.soap``).
         """
         exchange = self._exchange("contributions.history")
-        params = self._params(exchange, request)
+        envelope = self._envelope(exchange, request)
         mapping = exchange.response
         partner, operation = self.context.partner, exchange.operation
         make = provenance_factory(
@@ -347,9 +352,14 @@ class ProvincialSoapAdapter(BaseAdapter):
         position = rejected = 0
         async with contextlib.AsyncExitStack() as stack:
             try:
-                rows = await stack.enter_async_context(
-                    self.client.stream(operation, mapping.record_tag or "", **params)
+                stream = SoapStream(
+                    self.client,
+                    operation,
+                    envelope,
+                    mapping.record_tag or "",
+                    self.client.settings.stream_timeout,
                 )
+                rows = await stack.enter_async_context(stream)
             except PermanentError as exc:
                 if self._not_found(exchange, exc) is not None:
                     return
