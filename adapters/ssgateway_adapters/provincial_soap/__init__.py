@@ -6,13 +6,14 @@ province with other element names needs its WSDL, a mapping set and configuratio
 ``docs/adapters/provincial-soap.md``.
 """
 
-from ssgateway_adapters.provincial_soap.adapter import Exchange, ProvincialSoapAdapter
+from ssgateway_adapters.provincial_soap.adapter import ProvincialSoapAdapter
 from ssgateway_adapters.provincial_soap.config import (
     OPERATION_DEFAULTS,
     OperationSettings,
     ProvincialSoapConfig,
     ResolvedOperation,
 )
+from ssgateway_adapters.provincial_soap.exchange import Exchange
 
 __all__ = [
     "OPERATION_DEFAULTS",

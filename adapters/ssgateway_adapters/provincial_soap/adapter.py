@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -25,7 +24,6 @@ from pydantic import BaseModel
 
 from ssgateway.errors import (
     ConfigError,
-    MappingError,
     NotFound,
     PermanentError,
     RecordRejected,
@@ -48,41 +46,19 @@ from ssgateway.sdk import (
     AdapterContext,
     BaseAdapter,
     Health,
-    InboundMapping,
     MappingCatalog,
-    OutboundMapping,
     Rejection,
-    get_operation,
     handles,
     provenance_factory,
 )
-from ssgateway.soap import SOAP11_ENV, Contract, SoapClient, SoapStream, load_contract
-from ssgateway_adapters.provincial_soap.config import (
-    OPERATION_DEFAULTS,
-    OperationName,
-    ProvincialSoapConfig,
-    ResolvedOperation,
-)
-from ssgateway_adapters.provincial_soap.elements import (
-    find_record,
-    local_name,
-    namespace_of,
-    request_params,
-)
+from ssgateway.soap import SOAP11_ENV, SoapClient, SoapStream, load_contract
+from ssgateway_adapters.provincial_soap.config import OPERATION_DEFAULTS, OperationName, ProvincialSoapConfig
+from ssgateway_adapters.provincial_soap.elements import find_record, local_name, request_params
+from ssgateway_adapters.provincial_soap.exchange import Exchange, prepare_exchange
 
-__all__ = ["Exchange", "ProvincialSoapAdapter"]
+__all__ = ["ProvincialSoapAdapter"]
 
 _BODY_CHILDREN = f"{{{SOAP11_ENV}}}Body/*"
-
-
-@dataclass(frozen=True, slots=True)
-class Exchange:
-    """One canonical operation, ready to call: the WSDL operation and its two compiled mappings."""
-
-    name: str
-    operation: str
-    request: OutboundMapping
-    response: InboundMapping
 
 
 class ProvincialSoapAdapter(BaseAdapter):
@@ -135,7 +111,8 @@ class ProvincialSoapAdapter(BaseAdapter):
         catalog = self.context.services.get("mappings") or MappingCatalog()
         names = cast("tuple[OperationName, ...]", tuple(OPERATION_DEFAULTS))
         exchanges: dict[str, Exchange] = {
-            name: self._prepare(self.config.resolved(name), contract, catalog) for name in names
+            name: prepare_exchange(self.config.resolved(name), contract, catalog, self._config_error)
+            for name in names
         }
         self._client = SoapClient(settings, partner=self.context.partner, contract=contract)
         self._exchanges = exchanges
@@ -157,52 +134,6 @@ class ProvincialSoapAdapter(BaseAdapter):
             f"partner {self.context.partner!r} (provincial-soap): {reason}",
             key=f"partners.{self.context.partner}.config.{key}",
         )
-
-    def _mapping(self, get: Callable[[str], Any], ref: str, key: str) -> Any:
-        try:
-            return get(ref)
-        except (NotFound, MappingError) as exc:
-            raise self._config_error(key, exc.message) from exc
-
-    def _prepare(self, op: ResolvedOperation, contract: Contract, catalog: MappingCatalog) -> Exchange:
-        where = f"operations.{op.name}"
-        if op.operation not in contract.operations:
-            raise self._config_error(
-                f"{where}.operation",
-                f"the contract {contract.path.name} has no operation {op.operation!r}; "
-                f"it has {', '.join(contract.operations)}",
-            )
-        request: OutboundMapping = self._mapping(catalog.outbound, op.request, f"{where}.request")
-        response: InboundMapping = self._mapping(catalog.inbound, op.response, f"{where}.response")
-        canonical = get_operation(op.name)
-        answer = ContributionRecord if op.name == "contributions.history" else canonical.response
-        for mapping, model, key in ((request, canonical.request, "request"), (response, answer, "response")):
-            if mapping.model is not model:
-                raise self._config_error(
-                    f"{where}.{key}",
-                    f"mapping {mapping.spec.ref} maps {mapping.spec.entity}; "
-                    f"{op.name} needs {model.__name__}",
-                )
-            if mapping.spec.format != "xml" or mapping.record_tag is None:
-                raise self._config_error(
-                    f"{where}.{key}", f"mapping {mapping.spec.ref} is not an XML mapping"
-                )
-        expected = contract.request_element(op.operation)
-        if request.record_tag != expected:
-            raise self._config_error(
-                f"{where}.request",
-                f"mapping {request.spec.ref} builds {request.record_tag}, but {op.operation} of "
-                f"{contract.path.name} takes {expected}",
-            )
-        answer_ns = namespace_of(contract.response_element(op.operation))
-        record_ns = namespace_of(response.record_tag or "")
-        if record_ns is not None and record_ns != answer_ns:
-            raise self._config_error(
-                f"{where}.response",
-                f"mapping {response.spec.ref} reads elements of namespace {record_ns}, but the "
-                f"{op.operation} answer of {contract.path.name} is in {answer_ns}",
-            )
-        return Exchange(op.name, op.operation, request, response)
 
     # --- calling -----------------------------------------------------------------------------------
 
