@@ -14,8 +14,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from tests.provincial_soap.conftest import TODAY
+from tests.provincial_soap.conftest import TODAY, closed_port
 
+from ssgateway.config import load_config
 from ssgateway.model import (
     ContributionHistory,
     PersonRecord,
@@ -165,3 +166,50 @@ async def test_a_province_with_other_element_names_is_onboarded_with_files_only(
             )
             assert (str(accepted.from_region), str(accepted.to_region)) == (home, away)
     assert henan.calls["QueryPerson"] == guangdong.calls["QueryPerson"] == 1
+
+
+SANDBOX = """\
+version: 1
+store:
+  url: sqlite:///sandbox.db
+defaults:
+  retry: {attempts: 4, deadline: 30, initial_backoff: 0.2, max_backoff: 5}
+partners:
+  henan:
+    adapter: provincial-soap
+    regions: ["41"]
+    timeout: 120
+    config:
+      endpoint: ${HENAN_SOAP_URL}
+      wsse: {username: gateway, password: "${HENAN_SOAP_PASSWORD}"}
+      stream_timeout: 110
+  guangdong:
+    adapter: provincial-soap
+    regions: ["44"]
+    timeout: 120
+    config:
+      endpoint: ${GUANGDONG_SOAP_URL}
+      wsdl: sandbox/lowercase/v1/provincial.wsdl
+      mappings: provincial-soap-lowercase
+      stream_timeout: 110
+"""
+
+
+async def test_the_sandbox_configuration(
+    tmp_path: Path, population: Population, mover: SyntheticPerson
+) -> None:
+    """Two provinces on ports of the sandbox's choosing, configured by the file the sandbox ships."""
+    ports = closed_port(), closed_port()
+    henan = ProvincialSimulator(population, region="41", passwords={"gateway": "s3cret"}, port=ports[0])
+    guangdong = ProvincialSimulator(population, region="44", dialect=LOWERCASE_DIALECT, port=ports[1])
+    (tmp_path / "sandbox.yaml").write_text(SANDBOX, encoding="utf-8")
+    env = {
+        "HENAN_SOAP_URL": f"http://127.0.0.1:{ports[0]}/provincial",
+        "HENAN_SOAP_PASSWORD": "s3cret",
+        "GUANGDONG_SOAP_URL": f"http://127.0.0.1:{ports[1]}/provincial",
+    }
+    async with henan, guangdong, Gateway(load_config(tmp_path / "sandbox.yaml", env=env)) as gw:
+        assert (henan.endpoint, guangdong.endpoint) == (env["HENAN_SOAP_URL"], env["GUANGDONG_SOAP_URL"])
+        history = (await gw.call("contributions.history", {"citizen_id": mover.citizen_id})).response
+    assert isinstance(history, ContributionHistory) and history.complete
+    assert history.regions == ["410000", "440000"]
