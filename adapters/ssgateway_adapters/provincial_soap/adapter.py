@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -323,7 +324,9 @@ class ProvincialSoapAdapter(BaseAdapter):
             announced = self._announced(exchange, rows.values)
         if announced is not None and announced != position:
             raise self._invalid(exchange, f"it announced {announced} rows but held {position}")
-        self.context.logger.info(
+        # counts only: rows carry personal data
+        self.context.logger.log(
+            logging.WARNING if rejected else logging.INFO,
             "contribution history read",
             extra={"partner": partner, "operation": operation, "rows": position, "rejected": rejected},
         )
