@@ -137,9 +137,13 @@ class Gateway:
         self.specials: dict[str, Special] = dict(SPECIALS)
 
     @classmethod
-    def from_config(cls, path: str | Path, **kwargs: Any) -> Gateway:
-        """A gateway for the configuration file at ``path`` (validated now, started on ``async with``)."""
-        return cls(load_config(path), **kwargs)
+    def from_config(cls, path: str | Path, *, env: dict[str, str] | None = None, **kwargs: Any) -> Gateway:
+        """A gateway for the configuration file at ``path`` (validated now, started on ``async with``).
+
+        ``env`` replaces the process environment for ``${NAME}`` interpolation; other keyword arguments
+        go to the constructor.
+        """
+        return cls(load_config(path, env=env), **kwargs)
 
     # --- lifecycle ----------------------------------------------------------------------------------
 
