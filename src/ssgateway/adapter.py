@@ -49,7 +49,8 @@ class AdapterContext:
         regions: region-code prefixes this partner serves.
         base_dir: directory of the configuration file; relative paths in adapter config resolve against it.
         logger: a logger named after the partner.
-        services: runtime services an adapter may use (keyed by name, e.g. ``"mappings"``).
+        services: runtime services an adapter may use, by name: ``"mappings"`` (the mapping catalog),
+            ``"store"`` (the gateway's store: idempotency, checkpoints), ``"clock"`` (None: the system's).
     """
 
     partner: str

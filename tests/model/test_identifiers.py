@@ -191,7 +191,10 @@ def test_unknown_region_codes_rejected(value: str) -> None:
         RegionCode.parse(value)
 
 
-def test_extra_divisions_can_be_registered() -> None:
+def test_extra_divisions_can_be_registered(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ssgateway.model import divisions
+
+    monkeypatch.setattr(divisions, "_extra", {})  # the registration must not outlive this test
     assert lookup("419999") is None
     register_extra("419999", "测试县")
     assert RegionCode.parse("419999").name == "测试县"

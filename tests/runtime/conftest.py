@@ -18,13 +18,21 @@ from ssgateway.yamlfile import Located
 CID = "360426199101010071"
 
 
-@pytest.fixture
-def registry() -> AdapterRegistry:
+def test_adapters() -> AdapterRegistry:
+    """The records-file adapter and the test adapters, registered in code."""
     reg = AdapterRegistry(load_entry_points=False)
     reg.register(default_registry().get("records-file"))
     reg.register(LedgerAdapter)
     reg.register(DownAdapter)
     return reg
+
+
+test_adapters.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
+
+
+@pytest.fixture
+def registry() -> AdapterRegistry:
+    return test_adapters()
 
 
 def write_records(path: Path, periods: list[str], region: str) -> None:

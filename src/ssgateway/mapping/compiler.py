@@ -106,6 +106,15 @@ def _chain(getter: paths.Getter, steps: list[TransformFn], field: str, source: s
     return run
 
 
+def _child_getter(expr: str, namespaces: dict[str, str]) -> paths.Getter:
+    tag = paths.clark(expr, namespaces)  # KeyError for an unknown prefix, located by the caller
+    return lambda record: record.get(tag) or None
+
+
+def _sources(rule: FieldRule) -> list[str | None]:
+    return list(rule.source) if isinstance(rule.source, list) else [rule.source]
+
+
 def provenance_factory(**fixed: Any) -> Callable[[str, dict[str, str]], Provenance]:
     """A fast maker of trusted ``Provenance`` objects that differ only in ``source_ref`` and ``extra``.
 
@@ -157,6 +166,13 @@ class InboundMapping:
         """CSV: the columns the mapping reads (a source file must have them all)."""
         namespaces = spec.xml.namespaces if spec.xml else {}
         self._namespaces = namespaces
+        # A flat XML record (every field a plain child element) is read into a dict once per record:
+        # one pass over its children instead of one findtext per field.
+        self._flat_xml = spec.format == "xml" and all(
+            isinstance(rule, FieldRule)
+            and all(isinstance(s, str) and paths.is_child_name(s) for s in _sources(rule))
+            for rule in spec.fields.values()
+        )
         self._build = self._level(spec.fields, model, ("fields",), "", top=True)
         self._context = {"credit_code_mode": spec.options.credit_code_mode}
         self._validate = model.model_validate
@@ -177,6 +193,8 @@ class InboundMapping:
             if empty_as_null:
                 return lambda record: record.get(source) or None
             return lambda record: record.get(source)
+        if fmt == "xml" and self._flat_xml:
+            return self._xpath(_child_getter, source, loc)
         if fmt == "xml":
             get = self._xpath(paths.xml_getter, source, loc)
             if empty_as_null:
@@ -305,6 +323,8 @@ class InboundMapping:
 
     def map_record(self, record: Any, position: int, provenance: Provenance | None = None) -> Outcome:
         """Map one record (a CSV row as a dict, an XML element, a JSON object)."""
+        if self._flat_xml:
+            record = {child.tag: child.text for child in record}
         try:
             data = self._build(record)
         except FieldReject as exc:

@@ -12,7 +12,16 @@ from typing import Any
 
 from lxml import etree
 
-__all__ = ["Getter", "attr_getter", "clark", "json_getter", "simple_xpath", "xml_getter", "xml_list_getter"]
+__all__ = [
+    "Getter",
+    "attr_getter",
+    "clark",
+    "is_child_name",
+    "json_getter",
+    "simple_xpath",
+    "xml_getter",
+    "xml_list_getter",
+]
 
 Getter = Callable[[Any], Any]
 
@@ -24,6 +33,11 @@ def clark(qname: str, namespaces: Mapping[str, str]) -> str:
     """``gi:row`` → ``{urn:…}row`` using the mapping's prefixes; ``KeyError`` for an unknown prefix."""
     prefix, _, local = qname.rpartition(":")
     return f"{{{namespaces[prefix]}}}{local}" if prefix else local
+
+
+def is_child_name(expr: str) -> bool:
+    """Whether ``expr`` names one child element (``gi:AAC002``), the simplest XPath there is."""
+    return "/" not in expr and bool(_SIMPLE.fullmatch(expr))
 
 
 def simple_xpath(expr: str, namespaces: Mapping[str, str]) -> str | None:

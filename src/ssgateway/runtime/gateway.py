@@ -137,9 +137,13 @@ class Gateway:
         self.specials: dict[str, Special] = dict(SPECIALS)
 
     @classmethod
-    def from_config(cls, path: str | Path, **kwargs: Any) -> Gateway:
-        """A gateway for the configuration file at ``path`` (validated now, started on ``async with``)."""
-        return cls(load_config(path), **kwargs)
+    def from_config(cls, path: str | Path, *, env: dict[str, str] | None = None, **kwargs: Any) -> Gateway:
+        """A gateway for the configuration file at ``path`` (validated now, started on ``async with``).
+
+        ``env`` replaces the process environment for ``${NAME}`` interpolation; other keyword arguments
+        go to the constructor.
+        """
+        return cls(load_config(path, env=env), **kwargs)
 
     # --- lifecycle ----------------------------------------------------------------------------------
 
@@ -157,6 +161,8 @@ class Gateway:
         settings = validate_adapter_configs(self.config, self.registry)
         routes = []
         try:
+            if self._store is None:
+                self._store = store_from_config(self.config, clock=self.clock)
             for name, partner in self.config.partners.items():
                 cls = self.registry.get(partner.adapter)
                 context = AdapterContext(
@@ -164,7 +170,7 @@ class Gateway:
                     regions=partner.regions,
                     base_dir=self.config.base_dir,
                     logger=logging.getLogger(f"ssgateway.partner.{name}"),
-                    services={"mappings": self.catalog, "clock": self.clock},
+                    services={"mappings": self.catalog, "clock": self.clock, "store": self._store},
                 )
                 adapter = cls(settings[name], context)
                 await adapter.start()
@@ -173,8 +179,6 @@ class Gateway:
                 operations = frozenset(partner.operations or adapter.operations)
                 routes.append(Route(name, operations, partner.regions))
             self.router = Router(routes)
-            if self._store is None:
-                self._store = store_from_config(self.config, clock=self.clock)
             self._start_relays()
         except BaseException:
             await self.close()
@@ -334,7 +338,7 @@ class Gateway:
         resendable = is_resendable(operation, adapter.deduplicated)
 
         async def attempt() -> BaseModel:
-            return await breaker.call(lambda: self._timed(adapter, operation, request, timeout, resendable))
+            return await self._timed(adapter, operation, request, timeout, resendable)
 
         def on_retry(event: RetryEvent) -> None:
             self.metrics.retries.labels(partner, operation).inc()
@@ -350,7 +354,10 @@ class Gateway:
         start = time.perf_counter()
         outcome = "ok"
         try:
-            return await self._policy(partner).call(attempt, resendable=resendable, on_retry=on_retry)
+            # The breaker wraps the whole retried call: an open breaker fails fast instead of making the
+            # caller wait out its reset, and one logical call counts once towards opening it.
+            policy = self._policy(partner)
+            return await breaker.call(lambda: policy.call(attempt, resendable=resendable, on_retry=on_retry))
         except BaseException as exc:
             outcome = _outcome_label(exc)
             raise

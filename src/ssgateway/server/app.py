@@ -176,9 +176,9 @@ def create_app(gateway: Gateway, *, max_body: int = MAX_BODY_BYTES) -> Starlette
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         code = {404: "not_found", 405: "method_not_allowed"}.get(status, "http.error")
         rid = request.scope.get("state", {}).get("request_id")
-        return problem(
-            status, code, f"{request.method} {request.url.path} is not an endpoint", request_id=rid
-        )
+        headers = dict(exc.headers or {}) if isinstance(exc, HTTPException) else None  # 405 keeps its Allow
+        detail = f"{request.method} {request.url.path} is not an endpoint"
+        return problem(status, code, detail, request_id=rid, headers=headers)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:

@@ -76,6 +76,8 @@ def openapi_document(operations: list[Operation]) -> dict[str, Any]:
             "401": _problem("No valid API key."),
             "403": _problem("The API key may not call this operation."),
             "404": _problem("Nothing found, or no partner serves the request's region."),
+            "413": _problem("The body is too large."),
+            "415": _problem("The body is not JSON."),
             "422": _problem(
                 "The request does not validate, or an Idempotency-Key was reused with another payload."
             ),

@@ -136,16 +136,22 @@ class FaultPolicy(BaseModel):
         operation: str | None = None,
         retry_after: float | None = None,
     ) -> AdapterError:
-        """The error for a fault: transient or permanent by its code, keeping the partner's detail."""
+        """The error for a fault: transient or permanent by its code, keeping the partner's detail.
+
+        The fault code itself (``Client.NotFound``) is in the error's ``details["fault_code"]``, for
+        adapters that give some codes a meaning of their own (an unknown person is "not found").
+        """
         kind: type[AdapterError] = TransientError if self.is_transient(fault.code) else PermanentError
         who = f"{partner}: " if partner else ""
         what = f"{operation} " if operation else ""
         said = f" ({fault.detail_code})" if fault.detail_code else ""
         text = fault.detail_message or fault.string
-        return kind(
+        error = kind(
             f"{who}{what}fault {fault.code}{said}: {text}",
             partner=partner,
             partner_code=fault.detail_code or fault.code,
             partner_message=text,
             retry_after=retry_after if kind is TransientError else None,
         )
+        error.details["fault_code"] = fault.code
+        return error

@@ -42,8 +42,12 @@ CANONICAL_NAMES: tuple[str, ...] = (
 
 
 def sandbox_contracts_dir() -> Path:
-    """The directory of the sandbox provinces' contracts shipped with the test helpers."""
-    return Path(__file__).resolve().parent / "contracts"
+    """The directory of the sandbox provinces' contracts (``ssgateway/contracts/sandbox``).
+
+    They ship among the package's contracts so that a configuration names them like the reference
+    contract, by a path relative to the shipped contracts (``sandbox/lowercase/v1/provincial.wsdl``).
+    """
+    return shipped_contracts_dir() / "sandbox"
 
 
 @dataclass(frozen=True, slots=True)

@@ -127,6 +127,7 @@ class ProvincialSimulator:
         seed: seed of the fault plan.
         compress: gzip answers when the client accepts gzip.
         clock: the current time (default: now, UTC+8); ``acceptedAt`` comes from it.
+        port: the port to listen on (0: a free one; a sandbox gives each province its own).
 
     Attributes:
         faults: the fault knobs.
@@ -147,6 +148,7 @@ class ProvincialSimulator:
         seed: int = 0,
         compress: bool = False,
         clock: Callable[[], datetime] | None = None,
+        port: int = 0,
     ) -> None:
         self.population = population or Population.generate()
         self.region = region
@@ -175,7 +177,7 @@ class ProvincialSimulator:
         }
         as_of = self.population.as_of
         self.today = date(as_of.year, as_of.month, 28)
-        self.server = SimServer(self._handle)
+        self.server = SimServer(self._handle, port=port)
 
     # -- running ------------------------------------------------------------------------------------------
 
