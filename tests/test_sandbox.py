@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -74,4 +73,4 @@ def test_sandbox_examples_work_as_printed(tmp_path: Path) -> None:
             _out, err = proc.communicate()
     assert proc.returncode == 0, err
     assert "sandbox stopped" in err
-    assert os.path.exists(tmp_path / "generated.yaml")
+    assert (tmp_path / "generated.yaml").exists()

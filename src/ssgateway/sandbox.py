@@ -28,7 +28,7 @@ from ssgateway.yamlfile import loads
 
 __all__ = ["Sandbox", "SandboxPartner", "render_config"]
 
-SANDBOX_PASSWORD_ENV = "HENAN_SOAP_PASSWORD"
+SANDBOX_PASSWORD_ENV = "HENAN_SOAP_PASSWORD"  # noqa: S105 - the name of a variable, not a password
 
 
 @dataclass
@@ -252,11 +252,13 @@ class Sandbox:
         }
         found = [
             (
-                "A person's nationwide contribution history, merged across Henan and Guangdong (gaps and overlaps reported):",
+                "A person's nationwide contribution history, merged across Henan and Guangdong"
+                " (gaps and overlaps reported):",
                 self.curl("contributions.history", {"citizen_id": self.person}),
             ),
             (
-                "Accept a transfer with an idempotency key (run it twice: the second answer is replayed, the province accepts once):",
+                "Accept a transfer with an idempotency key (run it twice: the second answer is replayed,"
+                " the province accepts once):",
                 self.curl("transfer.submit", submission, idempotency_key=f"transfer-{self.certificate}"),
             ),
             ("Scrape the metrics:", f"curl -sS {self.url}/metrics | grep '^ssgateway_'"),
