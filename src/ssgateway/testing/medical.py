@@ -193,6 +193,7 @@ class MedicalSimulator:
         self._seen: set[str] = set()
         self._sessions: dict[str, float] = {}
         self._serial = 0
+        self._answers: dict[tuple[str, bool], dict[str, Any]] = {}
         self._lock = threading.Lock()
         self.server = SimServer(self._handle)
 
@@ -394,7 +395,11 @@ class MedicalSimulator:
         if str(data.get("mdtrt_cert_type")) not in ("02", ""):
             raise _Refused("仅支持身份证号就诊凭证 (only mdtrt_cert_type 02 is simulated)")
         person = self._person(data)
-        return person_information(self.population, person, deceased=self.ledger.deceased(person.citizen_id))
+        key = (person.citizen_id, self.ledger.deceased(person.citizen_id))
+        answer = self._answers.get(key)
+        if answer is None:  # derived from the whole working life: worth keeping
+            answer = self._answers[key] = person_information(self.population, person, deceased=key[1])
+        return answer
 
     def _death_report(self, data: dict[str, Any], msgid: str) -> dict[str, Any]:
         self._person(data)
