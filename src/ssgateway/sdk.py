@@ -17,6 +17,7 @@ gateway's store, handed to them as ``context.services["store"]``: a :class:`Stor
 :attr:`Store.checkpoints` are named states written with compare-and-set (:class:`CheckpointConflict` when
 another process wrote first). :func:`open_store` opens one from a URL for adapters used outside a gateway,
 and ``context.services["clock"]`` is the :class:`Clock` to read time from (None: :data:`SYSTEM_CLOCK`).
+:func:`parse_retry_after` reads a partner's ``Retry-After`` header (seconds or an HTTP-date).
 """
 
 from ssgateway.adapter import Adapter, AdapterContext, BaseAdapter, Health, NoSettings, handles
@@ -31,6 +32,7 @@ from ssgateway.reliability import (
     Clock,
     Store,
     open_store,
+    parse_retry_after,
 )
 
 __all__ = [
@@ -55,5 +57,6 @@ __all__ = [
     "get_operation",
     "handles",
     "open_store",
+    "parse_retry_after",
     "provenance_factory",
 ]

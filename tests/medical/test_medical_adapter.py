@@ -358,3 +358,14 @@ async def test_configuration_problems_are_named(make_adapter: Callable[..., Any]
         MedicalInsuranceConfig.model_validate(adapter_config(URL, signing={"method": "hmac-sm3"}))
     with pytest.raises(ValueError, match="not a regular expression"):
         MedicalInsuranceConfig.model_validate(adapter_config(URL, errors={"transient_messages": ["(busy"]}))
+
+
+async def test_readiness_signs_in(
+    adapter: MedicalInsuranceAdapter, platform: Platform, mock: respx.MockRouter
+) -> None:
+    assert (await adapter.check()).ok and platform.sign_ins == 1
+    assert (await adapter.check()).ok and platform.sign_ins == 1  # the session is kept
+    adapter.session.forget()
+    mock.post(URL).mock(side_effect=[answer("-1", "操作员未授权")])
+    health = await adapter.check()
+    assert not health.ok and health.detail is not None and "操作员未授权" in health.detail

@@ -35,6 +35,7 @@ from ssgateway.errors import (
     XMLSecurityError,
 )
 from ssgateway.masking import mask_text
+from ssgateway.sdk import parse_retry_after
 from ssgateway.soap import TlsSettings, read_body
 from ssgateway_adapters.medical_insurance.config import MedicalInsuranceConfig
 from ssgateway_adapters.medical_insurance.envelope import Answer, parse_answer
@@ -68,11 +69,6 @@ class _Progress:
     def was_sent(self, exc: BaseException | None) -> bool:
         # Transports without tracing (respx, mocks): judge by the kind of failure.
         return self.sent if self.traced else isinstance(exc, _SENT_AFTER)
-
-
-def _retry_after(headers: httpx.Headers) -> float | None:
-    value = headers.get("retry-after", "").strip()
-    return float(value) if value.isdigit() else None
 
 
 class PlatformTransport:
@@ -125,7 +121,9 @@ class PlatformTransport:
         who = self._who(infno)
         if status in (408, 429, 503):
             return TransientError(
-                f"{who}: HTTP {status}", partner=self.partner, retry_after=_retry_after(headers)
+                f"{who}: HTTP {status}",
+                partner=self.partner,
+                retry_after=parse_retry_after(headers.get("retry-after")),
             )
         if status >= 500:
             return OutcomeUnknown(f"{who}: HTTP {status}; the platform may have acted", partner=self.partner)

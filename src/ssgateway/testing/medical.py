@@ -45,6 +45,7 @@ from ssgateway.testing.population import Population
 __all__ = [
     "DEATH_REPORT_INFNO",
     "EXPIRED_MESSAGE",
+    "NOT_FOUND_MESSAGE",
     "PATH",
     "DeathLedger",
     "DeathReport",
@@ -58,6 +59,7 @@ DEATH_REPORT_INFNO = "SD01"
 EXPIRED_MESSAGE = "签到信息已失效，请重新签到 (sign_no expired)"
 """``err_msg`` of a call whose ``sign_no`` expired."""
 NOT_FOUND_MESSAGE = "未查询到人员参保信息 (no insured person found)"
+"""``err_msg`` of a 1101 or death report about a person the platform does not know."""
 _BEIJING = timezone(timedelta(hours=8))
 _JSON = "application/json; charset=utf-8"
 _KEYS = (
