@@ -15,7 +15,7 @@ from ssgateway.model import DeathNotice, MedicalInsuranceStatus
 from ssgateway.reliability import DeliveryState
 from ssgateway.runtime import Gateway
 from ssgateway.testing import MedicalSimulator, Population
-from ssgateway.testing._medical_people import person_information
+from ssgateway.testing._medical_records import person_information
 from ssgateway.testing.faultplan import FaultKind
 
 NO_RETRY = {"defaults": {"retry": {"attempts": 1}, "breaker": {"failure_threshold": 1000}}}

@@ -112,7 +112,7 @@ class MedicalInsuranceAdapter(BaseAdapter):
             catalog.outbound, config.death_report.mapping, "death_report.mapping"
         )
         self._signer = self._make_signer()
-        counter = await self._counter()
+        counter = self._counter()
         self._msgids = MsgIdGenerator(
             config.institution_code,
             counter,
@@ -142,7 +142,7 @@ class MedicalInsuranceAdapter(BaseAdapter):
             return load_signer(signing.signer, signing.options)
         return Unsigned()
 
-    async def _counter(self) -> SequenceCounter:
+    def _counter(self) -> SequenceCounter:
         settings = self.config.msgid
         if settings.store == "memory":
             return MemoryCounter(self._clock.time())
@@ -184,10 +184,14 @@ class MedicalInsuranceAdapter(BaseAdapter):
     def _who(self, infno: str) -> str:
         return f"{self.context.partner}: {infno}"
 
-    async def _send(self, infno: str, payload: dict[str, Any], division: str | None, sign_no: str) -> Answer:
+    def _started(self) -> tuple[PlatformTransport, MsgIdGenerator]:
         if self._transport is None or self._msgids is None:
-            raise ConfigError("the adapter is not started: call start() first")
-        msgid = await self._msgids.next()
+            raise ConfigError(f"the {self.name} adapter of {self.context.partner} is not started")
+        return self._transport, self._msgids
+
+    async def _send(self, infno: str, payload: dict[str, Any], division: str | None, sign_no: str) -> Answer:
+        transport, msgids = self._started()
+        msgid = await msgids.next()
         envelope = build_envelope(
             self.config,
             infno=infno,
@@ -198,7 +202,7 @@ class MedicalInsuranceAdapter(BaseAdapter):
             now=self._clock.time(),
         )
         await sign_envelope(envelope, self._signer)
-        return await self._transport.post(infno, dumps(envelope))
+        return await transport.post(infno, dumps(envelope))
 
     async def _sign_in(self) -> str:
         settings = self.config.sign_in
@@ -263,6 +267,7 @@ class MedicalInsuranceAdapter(BaseAdapter):
     @handles("medical.insurance_status")
     async def insurance_status(self, request: MedicalStatusQuery) -> MedicalInsuranceStatus:
         """Transaction 1101: the person's base information, insurances and special identities."""
+        self._started()
         infno = self.config.status.infno
         payload = self._render(self._status_request, request, "medical.insurance_status")
         answer = await self._call(infno, payload, str(request.region))
@@ -311,6 +316,7 @@ class MedicalInsuranceAdapter(BaseAdapter):
                 "the death report's transaction number is not set (it is unverified: agree it with the "
                 "platform)",
             )
+        self._started()
         payload = self._render(self._death_report, request, "deaths.notify")
         answer = await self._call(infno, payload, str(request.region))
         if answer.ok:

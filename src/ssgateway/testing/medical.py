@@ -32,12 +32,11 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Self
 
-from ssgateway.testing._medical_people import person_information
+from ssgateway.testing._medical_records import DeathLedger, DeathReport, person_information
 from ssgateway.testing.faultplan import FaultKind, FaultPlan, FaultRule, gzip_bomb, spoil
 from ssgateway.testing.httpserver import Request, Response, SimServer
 from ssgateway.testing.population import Population
@@ -82,61 +81,6 @@ def _dumps(document: Any) -> bytes:
 
     text = json.dumps(document, ensure_ascii=False, default=default)
     return _NUMBER.sub(r"\1", text).encode("utf-8")
-
-
-@dataclass(frozen=True, slots=True)
-class DeathReport:
-    """One death the platform recorded."""
-
-    report_number: str
-    certno: str
-    name: str
-    date_of_death: str
-    data: dict[str, Any]
-    """The report's ``input.data`` as received."""
-    msgid: str
-    received_at: datetime
-
-
-class DeathLedger:
-    """Recorded deaths, one per person and date of death (thread-safe).
-
-    Attributes:
-        attempts: reports received, repeats included.
-    """
-
-    def __init__(self) -> None:
-        self._entries: dict[tuple[str, str], DeathReport] = {}
-        self._lock = threading.Lock()
-        self.attempts = 0
-
-    def record(self, data: dict[str, Any], msgid: str, at: datetime) -> tuple[DeathReport, bool]:
-        """Record a report, or find the one recorded before; returns it and whether it is new."""
-        key = (str(data.get("certno", "")).upper(), str(data.get("die_date", "")))
-        with self._lock:
-            self.attempts += 1
-            existing = self._entries.get(key)
-            if existing is not None:
-                return existing, False
-            number = f"SW{at:%Y%m%d}{len(self._entries) + 1:08d}"
-            report = DeathReport(number, key[0], str(data.get("psn_name", "")), key[1], dict(data), msgid, at)
-            self._entries[key] = report
-            return report, True
-
-    def deceased(self, certno: str) -> bool:
-        """Whether a death of this person was recorded."""
-        with self._lock:
-            return any(c == certno for c, _ in self._entries)
-
-    @property
-    def entries(self) -> tuple[DeathReport, ...]:
-        """Every recorded death, in order."""
-        with self._lock:
-            return tuple(self._entries.values())
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._entries)
 
 
 class _Refused(Exception):

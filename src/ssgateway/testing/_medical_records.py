@@ -1,22 +1,27 @@
-"""What the simulated medical-insurance platform knows of a person of the synthetic population (1101).
+"""What the simulated medical-insurance platform holds: person information (1101) and reported deaths.
 
-Derived from the person's spells, as the pension side knows them: one ``insuinfo`` entry per province the
-person contributed in (employee medical insurance, ``insutype`` 310; the latest spell there), with the
-personal account balance the sum of the medical individual contributions there. Retirees keep their
-insurance (``psn_type`` 21); people who moved on are terminated there (``psn_insu_stas`` 4), people with
-a gap suspended (2). A few people hold a special identity (``idetinfo``), chosen by their index.
+Person information is derived from the person's spells, as the pension side knows them: one
+``insuinfo`` entry per province the person contributed in (employee medical insurance, ``insutype`` 310;
+the latest spell there), with the personal account balance the sum of the medical individual
+contributions there. Retirees keep their insurance (``psn_type`` 21); people who moved on are terminated
+there (``psn_insu_stas`` 4), people with a gap suspended (2). A few people hold a special identity
+(``idetinfo``), chosen by their index.
+
+Deaths are kept in a :class:`DeathLedger`, one per person and date of death.
 """
 
 from __future__ import annotations
 
-from datetime import date
+import threading
+from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from ssgateway.testing._people import SyntheticPerson, shift
 from ssgateway.testing.population import Population
 
-__all__ = ["person_information"]
+__all__ = ["DeathLedger", "DeathReport", "person_information"]
 
 _MEDICAL = "310"
 
@@ -120,3 +125,58 @@ def person_information(population: Population, person: SyntheticPerson, *, decea
         "insuinfo": _insurances(population, person, retired),
         "idetinfo": _identities(person),
     }
+
+
+@dataclass(frozen=True, slots=True)
+class DeathReport:
+    """One death the platform recorded."""
+
+    report_number: str
+    certno: str
+    name: str
+    date_of_death: str
+    data: dict[str, Any]
+    """The report's ``input.data`` as received."""
+    msgid: str
+    received_at: datetime
+
+
+class DeathLedger:
+    """Recorded deaths, one per person and date of death (thread-safe).
+
+    Attributes:
+        attempts: reports received, repeats included.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, str], DeathReport] = {}
+        self._lock = threading.Lock()
+        self.attempts = 0
+
+    def record(self, data: dict[str, Any], msgid: str, at: datetime) -> tuple[DeathReport, bool]:
+        """Record a report, or find the one recorded before; returns it and whether it is new."""
+        key = (str(data.get("certno", "")).upper(), str(data.get("die_date", "")))
+        with self._lock:
+            self.attempts += 1
+            existing = self._entries.get(key)
+            if existing is not None:
+                return existing, False
+            number = f"SW{at:%Y%m%d}{len(self._entries) + 1:08d}"
+            report = DeathReport(number, key[0], str(data.get("psn_name", "")), key[1], dict(data), msgid, at)
+            self._entries[key] = report
+            return report, True
+
+    def deceased(self, certno: str) -> bool:
+        """Whether a death of this person was recorded."""
+        with self._lock:
+            return any(c == certno for c, _ in self._entries)
+
+    @property
+    def entries(self) -> tuple[DeathReport, ...]:
+        """Every recorded death, in order."""
+        with self._lock:
+            return tuple(self._entries.values())
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
