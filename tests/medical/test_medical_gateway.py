@@ -166,9 +166,16 @@ async def test_spoilt_answers_are_retried_and_a_bomb_is_refused(
 ) -> None:
     config = adapter_config(platform.endpoint, max_response_bytes=256 * 1024, timeout=0.5)
     async with make_gateway(config, **QUICK_RETRY) as gw:
-        for kind in (FaultKind.RESET, FaultKind.TRUNCATE, FaultKind.MALFORMED, FaultKind.BLACKHOLE):
+        spoilers: list[tuple[FaultKind, dict[str, Any]]] = [
+            (FaultKind.RESET, {}),
+            (FaultKind.TRUNCATE, {}),
+            (FaultKind.MALFORMED, {}),
+            (FaultKind.BLACKHOLE, {}),
+            (FaultKind.LATENCY, {"delay": 1.0}),  # longer than the adapter's timeout
+        ]
+        for kind, params in spoilers:
             before = platform.calls["1101"]
-            platform.faults.add(kind, operations="1101", times=1)
+            platform.faults.add(kind, operations="1101", times=1, **params)
             answer = await gw.call("medical.insurance_status", query(population, 5))
             assert isinstance(answer.response, MedicalInsuranceStatus)
             assert platform.calls["1101"] == before + 2  # spoilt once, then answered
