@@ -1,8 +1,8 @@
 """Helpers for testing ssgateway and the adapters and stores built on it.
 
 Loopback-only networking, service addresses, a fake clock, partner simulators (a generic HTTP partner
-with a deduplicating ledger, a provincial SOAP service), the synthetic population they serve and the
-store conformance suite.
+with a deduplicating ledger, a provincial SOAP service, the medical-insurance platform), the synthetic
+population they serve and the store conformance suite.
 
 Installed as a pytest plugin, so the fixtures in :mod:`ssgateway.testing.plugin` are available to any test
 suite that has ssgateway installed. Everything but networking and service addresses loads on first use,
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from ssgateway.testing.clock import FakeClock
     from ssgateway.testing.dialect import LOWERCASE_DIALECT, REFERENCE_DIALECT, Dialect
     from ssgateway.testing.faultplan import FaultPlan
+    from ssgateway.testing.medical import MedicalSimulator
     from ssgateway.testing.partner import FaultKind, Faults, PartnerSimulator, partner_sender
     from ssgateway.testing.population import Population
     from ssgateway.testing.provincial import ProvincialSimulator
@@ -37,6 +38,7 @@ __all__ = [
     "FaultKind",
     "FaultPlan",
     "Faults",
+    "MedicalSimulator",
     "NetworkForbidden",
     "PartnerSimulator",
     "Population",
@@ -54,6 +56,7 @@ _LAZY = {
     "LOWERCASE_DIALECT": "ssgateway.testing.dialect",
     "REFERENCE_DIALECT": "ssgateway.testing.dialect",
     "FaultPlan": "ssgateway.testing.faultplan",
+    "MedicalSimulator": "ssgateway.testing.medical",
     "FaultKind": "ssgateway.testing.partner",
     "Faults": "ssgateway.testing.partner",
     "PartnerSimulator": "ssgateway.testing.partner",
