@@ -73,7 +73,14 @@ def _prepare(batch: PaymentBatch, settings: BankSettings, partner: str) -> _Prep
     created = datetime.now(_BEIJING).replace(microsecond=0)
     messages = []
     for part in split_batch(batch, settings.max_transactions_per_message):
-        document = build_pain001(batch, part, settings, created)
+        try:
+            document = build_pain001(batch, part, settings, created)
+        except ValueError as exc:  # the batch's own texts (the debtor's name) with control characters
+            raise PermanentError(
+                f"{partner}: batch {batch.batch_id}: a text holds characters XML cannot carry ({exc})",
+                partner=partner,
+                code="iso20022.invalid",
+            ) from exc
         validate(document, PAIN001, partner=partner)
         messages.append((part, etree.tostring(document, xml_declaration=True, encoding="UTF-8")))
     return _Prepared(messages)

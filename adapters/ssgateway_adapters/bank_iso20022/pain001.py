@@ -19,6 +19,7 @@ from decimal import Decimal
 
 from lxml import etree
 
+from ssgateway.errors import PermanentError
 from ssgateway.model import PaymentBatch, PaymentInstruction
 
 from .schemas import PAIN001, namespace
@@ -159,5 +160,11 @@ def build_pain001(
     _account(info, "DbtrAcct", batch.debtor_account, "CNY")
     _agent(info, "DbtrAgt", batch.debtor_bank_code, settings)
     for item in part.instructions:
-        _transaction(info, item, settings)
+        try:
+            _transaction(info, item, settings)
+        except ValueError as exc:  # lxml refuses control characters: XML 1.0 cannot carry them
+            raise PermanentError(
+                f"payment {item.end_to_end_id}: a text field holds characters XML cannot carry ({exc})",
+                code="iso20022.invalid",
+            ) from exc
     return document

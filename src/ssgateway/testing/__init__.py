@@ -1,8 +1,8 @@
 """Helpers for testing ssgateway and the adapters and stores built on it.
 
 Loopback-only networking, service addresses, a fake clock, partner simulators (a generic HTTP partner
-with a deduplicating ledger, a provincial SOAP service), the synthetic population they serve and the
-store conformance suite.
+with a deduplicating ledger, a provincial SOAP service, a paying bank speaking ISO 20022), the synthetic
+population they serve and the store conformance suite.
 
 Installed as a pytest plugin, so the fixtures in :mod:`ssgateway.testing.plugin` are available to any test
 suite that has ssgateway installed. Everything but networking and service addresses loads on first use,
@@ -18,6 +18,7 @@ from ssgateway.testing.network import NetworkForbidden, loopback_only
 from ssgateway.testing.services import SERVICES, service_address
 
 if TYPE_CHECKING:
+    from ssgateway.testing.bank import BankSimulator
     from ssgateway.testing.canary import Canary
     from ssgateway.testing.clock import FakeClock
     from ssgateway.testing.dialect import LOWERCASE_DIALECT, REFERENCE_DIALECT, Dialect
@@ -31,6 +32,7 @@ __all__ = [
     "LOWERCASE_DIALECT",
     "REFERENCE_DIALECT",
     "SERVICES",
+    "BankSimulator",
     "Canary",
     "Dialect",
     "FakeClock",
@@ -48,6 +50,7 @@ __all__ = [
 ]
 
 _LAZY = {
+    "BankSimulator": "ssgateway.testing.bank",
     "Canary": "ssgateway.testing.canary",
     "FakeClock": "ssgateway.testing.clock",
     "Dialect": "ssgateway.testing.dialect",
