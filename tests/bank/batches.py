@@ -17,7 +17,9 @@ DEBTOR = {
 }
 
 
-def instructions(bank: BankSimulator, count: int, *, prefix: str = "PAY202406", start: int = 0) -> list[dict[str, Any]]:
+def instructions(
+    bank: BankSimulator, count: int, *, prefix: str = "PAY202406", start: int = 0
+) -> list[dict[str, Any]]:
     """``count`` instructions to the bank's population, cycling through it, with unique end-to-end ids."""
     people = bank.population.people
     found = []
@@ -38,7 +40,9 @@ def instructions(bank: BankSimulator, count: int, *, prefix: str = "PAY202406", 
     return found
 
 
-def batch(bank: BankSimulator, count: int = 5, *, batch_id: str = "ZZ202406-001", **more: Any) -> PaymentBatch:
+def batch(
+    bank: BankSimulator, count: int = 5, *, batch_id: str = "ZZ202406-001", **more: Any
+) -> PaymentBatch:
     """A batch of ``count`` payments from the Zhengzhou fund."""
     items = more.pop("items", None) or instructions(bank, count, prefix=batch_id)
     return PaymentBatch.model_validate({"batch_id": batch_id, **DEBTOR, "instructions": items, **more})

@@ -31,13 +31,17 @@ SETTINGS = BankSettings(endpoint="http://127.0.0.1:9")
 NOW = datetime(2024, 6, 27, 9, 30, tzinfo=UTC)
 
 
-def build(b: PaymentBatch, settings: BankSettings = SETTINGS, per_message: int = 1000) -> list[etree._Element]:
+def build(
+    b: PaymentBatch, settings: BankSettings = SETTINGS, per_message: int = 1000
+) -> list[etree._Element]:
     return [build_pain001(b, part, settings, NOW) for part in split_batch(b, per_message)]
 
 
 def test_a_batch_becomes_a_valid_message_with_every_field(bank: BankSimulator) -> None:
     b = batch(bank, 3)
-    (doc,) = build(b, BankSettings(endpoint="http://127.0.0.1:9", initiating_party={"id": "12410100MB0123456X"}))
+    (doc,) = build(
+        b, BankSettings(endpoint="http://127.0.0.1:9", initiating_party={"id": "12410100MB0123456X"})
+    )
     assert schema(PAIN001).validate(doc), schema(PAIN001).error_log
     text = lambda path: doc.findtext(path, namespaces=NS)  # noqa: E731
     assert text("p:CstmrCdtTrfInitn/p:GrpHdr/p:MsgId") == b.batch_id
@@ -70,29 +74,40 @@ def test_a_large_batch_is_split_with_stable_message_ids(bank: BankSimulator) -> 
     b = batch(bank, 25)
     docs = build(b, per_message=10)
     ids = [d.findtext("p:CstmrCdtTrfInitn/p:GrpHdr/p:MsgId", namespaces=NS) for d in docs]
-    assert ids == ["ZZ202406-001-001", "ZZ202406-001-002", "ZZ202406-001-003"]
-    assert [d.findtext("p:CstmrCdtTrfInitn/p:GrpHdr/p:NbOfTxs", namespaces=NS) for d in docs] == ["10", "10", "5"]
+    assert ids == ["ZZ202406-001-1of3", "ZZ202406-001-2of3", "ZZ202406-001-3of3"]
+    assert [d.findtext("p:CstmrCdtTrfInitn/p:GrpHdr/p:NbOfTxs", namespaces=NS) for d in docs] == [
+        "10",
+        "10",
+        "5",
+    ]
     assert {d.findtext("p:CstmrCdtTrfInitn/p:PmtInf/p:PmtInfId", namespaces=NS) for d in docs} == {b.batch_id}
-    assert sum(Decimal(d.findtext("p:CstmrCdtTrfInitn/p:GrpHdr/p:CtrlSum", namespaces=NS) or "") for d in docs) == b.control_sum
+    assert (
+        sum(Decimal(d.findtext("p:CstmrCdtTrfInitn/p:GrpHdr/p:CtrlSum", namespaces=NS) or "") for d in docs)
+        == b.control_sum
+    )
     assert all(schema(PAIN001).validate(d) for d in docs)
     # a resend derives the same ids; a long batch id is shortened with a digest, still unique and <= 35
     assert [p.msg_id for p in split_batch(b, 10)] == ids
     long_ids = {message_id("B" * 35, i, 1200) for i in range(1, 1201)}
     assert len(long_ids) == 1200 and max(map(len, long_ids)) == 35
+    assert message_id("B", 1, 3) != message_id("B", 1, 2)  # another split never reuses an id
     assert message_id("X" * 35, 1, 2) != message_id("X" * 34 + "Y", 1, 2)
 
 
 def test_optional_codes_can_be_left_out(bank: BankSimulator) -> None:
     plain = BankSettings(endpoint="http://127.0.0.1:9", clearing_system=None, category_purpose=None)
-    (doc,) = build(batch(bank, 2, items=[{**i, "remittance": "6月 养老金 & 补发 <2>"} for i in instructions(bank, 2)]), plain)
+    (doc,) = build(
+        batch(bank, 2, items=[{**i, "remittance": "6月 养老金 & 补发 <2>"} for i in instructions(bank, 2)]),
+        plain,
+    )
     assert schema(PAIN001).validate(doc)
     assert doc.find(".//p:ClrSysId", NS) is None and doc.find(".//p:Purp", NS) is None
     assert doc.findtext(".//p:RmtInf/p:Ustrd", namespaces=NS) == "6月 养老金 & 补发 <2>"
 
 
-names = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=100).filter(
-    lambda s: s.strip()
-)
+names = st.text(
+    st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=100
+).filter(lambda s: s.strip())
 amounts = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("9999999999999.99"), places=2)
 
 
@@ -120,7 +135,9 @@ async def test_a_message_the_schema_refuses_is_never_sent(bank: BankSimulator, a
         await bank_adapter.call("payments.submit", batch(bank, items=items))
     error = caught.value
     assert error.code == "iso20022.invalid"
-    assert error.details["element"] == "CstmrCdtTrfInitn/GrpHdr/CtrlSum"  # the first violation in the document
+    assert (
+        error.details["element"] == "CstmrCdtTrfInitn/GrpHdr/CtrlSum"
+    )  # the first violation in the document
     assert "totalDigits" in error.message
     assert bank.calls["pain.001"] == 0 and len(bank.ledger) == 0
 

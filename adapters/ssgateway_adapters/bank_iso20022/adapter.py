@@ -246,7 +246,16 @@ class BankIso20022Adapter(BaseAdapter):
                 partner=self.partner,
                 partner_code="DU01",
             )
-        return await self._report(answer.body, batch_id, expected, what)
+        report = await self._report(answer.body, batch_id, [], what)
+        listed = {s.end_to_end_id for s in report.statuses}
+        if not listed.issuperset(expected):
+            raise PermanentError(
+                f"{self.partner}: {what}: the bank holds this message id with other payments (DU01): the batch "
+                "id was used before for another batch",
+                partner=self.partner,
+                partner_code="DU01",
+            )
+        return report
 
     def _refusal(self, what: str, answer: Answer) -> AdapterError:
         code = detail = None

@@ -4,8 +4,9 @@ A batch becomes one message, or several when it has more instructions than the b
 ``max_transactions_per_message`` setting). Every message of a batch is derived from the batch alone, so a
 resend carries the same message ids, the same payment-information id and the same end-to-end ids:
 
-- ``MsgId``: the batch id for a batch sent in one message; ``<batch id>-001``, ``-002`` … when split
-  (shortened with a digest of the batch id when that would pass 35 characters);
+- ``MsgId``: the batch id for a batch sent in one message; ``<batch id>-1of3``, ``-2of3`` … when split
+  (the count is part of the id, so splitting the same batch differently never reuses an id for other
+  payments; the batch id is shortened with a digest of itself when the whole would pass 35 characters);
 - ``PmtInfId``: the batch id, in every message of the batch (status is asked per batch with it);
 - ``EndToEndId``: the instruction's own, the key the bank books each payment under at most once.
 """
@@ -57,7 +58,7 @@ def message_id(batch_id: str, index: int, total: int) -> str:
     """The message id of message ``index`` of ``total`` of a batch (stable: a resend reuses it)."""
     if total == 1:
         return batch_id
-    suffix = f"-{index:0{max(3, len(str(total)))}d}"
+    suffix = f"-{index}of{total}"
     if len(batch_id) + len(suffix) <= _MAX_ID:
         return batch_id + suffix
     digest = hashlib.sha256(batch_id.encode()).hexdigest()[:8]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -150,9 +150,11 @@ class BankLedger:
                 tx.end_to_end_id, tx.batch_id, "RJCT", "AM05",
                 "the end-to-end id was used before for another payment", tx.amount,
             )  # fmt: skip
+        # reported under the payment information it came in, with the booked payment's status
         if existing.status == "RJCT":
-            return existing.line()
-        return existing.line(reason_code="AM05", reason=f"already booked from message {existing.msg_id}")
+            return replace(existing.line(), batch_id=tx.batch_id)
+        line = existing.line(reason_code="AM05", reason=f"already booked from message {existing.msg_id}")
+        return replace(line, batch_id=tx.batch_id)
 
     def get(self, end_to_end_id: str) -> Payment | None:
         """The payment with this end-to-end id, if booked."""
