@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from ssgateway.config import parse_config
+from ssgateway.runtime import Gateway
 from ssgateway.sdk import AdapterContext
 from ssgateway.testing import BankSimulator, Population
+from ssgateway.yamlfile import Located
 from ssgateway_adapters.bank_iso20022 import BankIso20022Adapter, BankSettings
 
 Adapter = Callable[..., Awaitable[BankIso20022Adapter]]
@@ -41,3 +46,30 @@ async def adapter(bank: BankSimulator) -> AsyncIterator[Adapter]:
     yield make
     for instance in made:
         await instance.close()
+    assert bank.refused == 0, "the adapter sent a pain.001 the bank found invalid"
+    assert bank.problems == [], bank.problems
+
+
+@pytest.fixture
+def gateway(tmp_path: Path, bank: BankSimulator) -> Callable[..., Gateway]:
+    """A gateway with the bank as partner ``icbc`` (routing debtor bank codes 102…), SQLite store."""
+
+    def make(*, config: dict[str, Any] | None = None, **sections: Any) -> Gateway:
+        partner = {
+            "adapter": "bank-iso20022",
+            "regions": ["102"],
+            "timeout": 60,
+            "config": {"endpoint": bank.url, "timeout": 10, **(config or {})},
+        }
+        data = {
+            "store": {"url": f"sqlite:///{tmp_path / 'gateway.db'}"},
+            "partners": {"icbc": partner},
+            "outbox": {"poll_interval": 0.05},
+            **sections,
+        }
+        doc = Located(
+            data=yaml.safe_load(yaml.safe_dump(data, allow_unicode=True)), file=str(tmp_path / "gw.yaml")
+        )
+        return Gateway(parse_config(doc))
+
+    return make

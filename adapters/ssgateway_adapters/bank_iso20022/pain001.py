@@ -13,6 +13,7 @@ resend carries the same message ids, the same payment-information id and the sam
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
@@ -80,16 +81,26 @@ def split_batch(batch: PaymentBatch, max_per_message: int) -> list[MessagePart]:
     ]
 
 
+@functools.cache
+def _tag(name: str) -> str:
+    return f"{{{_NS}}}{name}"
+
+
+@functools.cache
+def _tags(path: str) -> tuple[str, ...]:
+    return tuple(_tag(name) for name in path.split("/"))
+
+
 def _sub(parent: etree._Element, tag: str, text: str | None = None, **attrib: str) -> etree._Element:
-    element = etree.SubElement(parent, f"{{{_NS}}}{tag}", attrib)
+    element = etree.SubElement(parent, _tag(tag), attrib) if attrib else etree.SubElement(parent, _tag(tag))
     if text is not None:
         element.text = text
     return element
 
 
 def _path(parent: etree._Element, tags: str, text: str) -> etree._Element:
-    for tag in tags.split("/"):
-        parent = _sub(parent, tag)
+    for tag in _tags(tags):
+        parent = etree.SubElement(parent, tag)
     parent.text = text
     return parent
 

@@ -100,9 +100,13 @@ class _Reader:
 
     def __init__(self, ns: str) -> None:
         self.ns = ns
+        self._paths: dict[str, str] = {}
 
     def q(self, path: str) -> str:
-        return "/".join(f"{{{self.ns}}}{part}" for part in path.split("/"))
+        found = self._paths.get(path)
+        if found is None:
+            found = self._paths[path] = "/".join(f"{{{self.ns}}}{part}" for part in path.split("/"))
+        return found
 
     def text(self, element: etree._Element, path: str) -> str | None:
         value = element.findtext(self.q(path))

@@ -6,6 +6,7 @@ the adapter's tests check one against the other. See :mod:`ssgateway.testing.ban
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -96,12 +97,14 @@ def _amount(text: str | None) -> Decimal:
         raise MessageError("FF01", "an amount is not a number") from None
 
 
+@functools.cache
+def _clark(path: str) -> str:
+    return "/".join(f"{{{_PREFIX}{PAIN001}}}{part}" for part in path.split("/"))
+
+
 def read_pain001(root: etree._Element) -> Incoming:
     """Read a parsed pain.001.001.09 (already validated against its schema)."""
-    ns = f"{_PREFIX}{PAIN001}"
-
-    def q(path: str) -> str:
-        return "/".join(f"{{{ns}}}{p}" for p in path.split("/"))
+    q = _clark
 
     def text(element: etree._Element, path: str) -> str:
         return (element.findtext(q(path)) or "").strip()
@@ -161,6 +164,7 @@ class _Writer:
     def __init__(self, message: str) -> None:
         self.ns = f"{_PREFIX}{message}"
         self.root = etree.Element(f"{{{self.ns}}}Document", nsmap={None: self.ns})
+        self._tags: dict[str, list[str]] = {}
 
     def sub(
         self, parent: etree._Element, path: str, text: str | None = None, **attrib: str
