@@ -250,8 +250,8 @@ class BankIso20022Adapter(BaseAdapter):
         listed = {s.end_to_end_id for s in report.statuses}
         if not listed.issuperset(expected):
             raise PermanentError(
-                f"{self.partner}: {what}: the bank holds this message id with other payments (DU01): the batch "
-                "id was used before for another batch",
+                f"{self.partner}: {what}: the bank holds this message id with other payments (DU01): "
+                "the batch id was used before for another batch",
                 partner=self.partner,
                 partner_code="DU01",
             )

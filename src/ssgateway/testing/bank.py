@@ -45,6 +45,7 @@ from typing import Literal, Self
 
 from ssgateway.errors import InputError
 from ssgateway.masking import mask_text
+from ssgateway.testing._bank_faults import early_answer, spoil
 from ssgateway.testing._bank_files import read_payroll, write_results
 from ssgateway.testing._bank_ledger import BankLedger, EventConflict, Payment, StopEntry
 from ssgateway.testing._bank_messages import (
@@ -58,8 +59,8 @@ from ssgateway.testing._bank_messages import (
     write_camt054,
     write_pain002,
 )
-from ssgateway.testing.faultplan import FaultKind, FaultPlan, FaultRule, gzip_bomb
-from ssgateway.testing.httpserver import MAX_HEADER_BYTES, Fault, Request, Response, SimServer
+from ssgateway.testing.faultplan import FaultKind, FaultPlan
+from ssgateway.testing.httpserver import MAX_HEADER_BYTES, Request, Response, SimServer
 from ssgateway.testing.population import Population
 from ssgateway.xmlsafe import parse_xml
 
@@ -266,40 +267,12 @@ class BankSimulator:
         delay = sum(r.delay for r in rules if r.kind is FaultKind.LATENCY)
         primary = next((r for r in rules if r.kind is not FaultKind.LATENCY), None)
         if primary is not None and primary.before_work:
-            response = self._early_fault(primary)
+            response = early_answer(primary)
         else:
             response = await asyncio.to_thread(self._answer, operation, request)
             if primary is not None:
-                response = self._spoil(response, primary)
+                response = spoil(response, primary)
         response.delay += delay
-        return response
-
-    @staticmethod
-    def _early_fault(rule: FaultRule) -> Response:
-        if rule.kind is FaultKind.GZIP_BOMB:
-            bomb = gzip_bomb(rule.size, rule.body, rule.fill)
-            return Response(200, bomb, {"content-type": _XML, "content-encoding": "gzip"})
-        if rule.kind is FaultKind.BODY:
-            return Response(200, rule.body, {"content-type": _XML})
-        # HTTP_ERROR, and FAULT (the bank has no error format of its own beyond HTTP)
-        status = rule.status if rule.kind is FaultKind.HTTP_ERROR else 500
-        headers = {"content-type": "text/plain"}
-        if rule.retry_after is not None:
-            headers["retry-after"] = f"{rule.retry_after:g}"
-        return Response(status, b"service unavailable", headers)
-
-    @staticmethod
-    def _spoil(response: Response, rule: FaultRule) -> Response:
-        if rule.kind is FaultKind.RESET:
-            response.fault = Fault.RESET
-        elif rule.kind is FaultKind.TRUNCATE:
-            response.fault = Fault.TRUNCATE
-        elif rule.kind is FaultKind.BLACKHOLE:
-            response.fault = Fault.BLACKHOLE
-        elif rule.kind is FaultKind.MALFORMED:
-            response.body = response.body[: len(response.body) // 2]
-        elif rule.kind is FaultKind.OVERSIZED:
-            response.body += b" " * max(0, rule.size - len(response.body))
         return response
 
     def _answer(self, operation: str, request: Request) -> Response:
