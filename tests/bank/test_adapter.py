@@ -238,3 +238,13 @@ async def test_every_upload_in_these_tests_was_a_valid_pain001(bank: BankSimulat
             batch(bank, 3, batch_id=f"ZZ-V{n}", items=instructions(bank, 3, prefix=f"V{n}")),
         )
     assert bank.refused == 0 and bank.problems == []
+
+
+async def test_an_answer_about_another_message_is_not_trusted(bank: BankSimulator, adapter: Adapter) -> None:
+    client = await adapter()
+    stray = (SAMPLES / "pain002-accepted.xml").read_bytes()  # about message ZZ202406-001
+    bank.faults.add(FaultKind.BODY, operations="pain.001", times=1, body=stray)
+    with pytest.raises(OutcomeUnknown, match="the answer is about message ZZ202406-001"):
+        await client.call("payments.submit", batch(bank, 2, batch_id="ZZ202406-777"))
+    result = await client.call("payments.submit", batch(bank, 2, batch_id="ZZ202406-777"))
+    assert result.accepted == 2  # type: ignore[attr-defined]

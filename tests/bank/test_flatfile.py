@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from decimal import Decimal
@@ -13,10 +14,11 @@ import respx
 from tests.bank.batches import batch, instructions
 from tests.bank.conftest import Adapter
 
-from ssgateway.errors import ConfigError, PermanentError
+from ssgateway.errors import ConfigError, OutcomeUnknown, PermanentError
 from ssgateway.model import PaymentState, PaymentStatusQuery
 from ssgateway.sdk import AdapterContext, MappingCatalog
-from ssgateway.testing import BankSimulator
+from ssgateway.testing import BankSimulator, Population
+from ssgateway.testing.faultplan import FaultKind
 from ssgateway_adapters.bank_iso20022 import BankIso20022Adapter, BankSettings
 
 FLAT = {"format": "flat-file"}
@@ -53,6 +55,26 @@ async def test_the_payroll_file_goes_out_and_the_result_file_comes_back(
         PaymentState.RETURNED, "AC04",
     )  # fmt: skip
     assert all(s.batch_id == b.batch_id and s.provenance is None for s in report.statuses)  # type: ignore[attr-defined]
+
+
+async def test_a_bank_that_refuses_a_file_twice(population: Population, adapter: Adapter) -> None:
+    async with BankSimulator(population, duplicate_messages="reject") as bank:
+        b = batch(bank, 3)
+        config = BankSettings(endpoint=bank.url, format="flat-file", timeout=5)
+        client = BankIso20022Adapter(config, AdapterContext(partner="xinghe"))
+        await client.start()
+        try:
+            bank.faults.add(FaultKind.RESET, operations="payroll-file", times=1)
+            with pytest.raises(OutcomeUnknown):
+                await client.call("payments.submit", b)
+            result = await client.call("payments.submit", b)  # 409, then the result file is fetched
+            assert result.accepted == 3 and len(bank.ledger) == 3  # type: ignore[attr-defined]
+            other = batch(bank, 3, items=instructions(bank, 3, prefix="OTHER"))
+            with pytest.raises(PermanentError, match="other payments"):
+                await client.call("payments.submit", other)
+        finally:
+            await client.close()
+            await asyncio.sleep(0)
 
 
 MY_BANK = """\

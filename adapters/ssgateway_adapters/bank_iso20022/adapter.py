@@ -214,6 +214,13 @@ class BankIso20022Adapter(BaseAdapter):
         if answer.status not in _OK:
             raise self._refusal(what, answer)
         report = await self._report(answer.body, batch.batch_id, expected, what)
+        if report.original_message_id not in ("", part.msg_id):
+            raise OutcomeUnknown(
+                f"{self.partner}: {what}: the answer is about message {report.original_message_id}; "
+                "the bank may have acted",
+                partner=self.partner,
+                code="partner.unreadable_answer",
+            )
         if report.group_status == "RJCT" and report.group_reason == "DU01":
             # the bank has this message id already and does not answer it twice: ask for its status
             report = await self._status_of_message(batch.batch_id, part.msg_id, expected, what)
@@ -281,9 +288,23 @@ class BankIso20022Adapter(BaseAdapter):
             content_type=flat.content_type,
             headers=flat.headers(batch),
         )
-        if answer.status not in _OK:
-            raise self.transport.failure(what, answer)
         expected = [i.end_to_end_id for i in batch.instructions]
+        if answer.status == 409:
+            # the bank has this batch's file already and does not answer it twice: fetch its result file
+            answer = await self.transport.request(
+                "GET", self.config.flat_file.path, what=f"{what} result", params={"batch": batch.batch_id}
+            )
+            if answer.status not in _OK:
+                raise self.transport.failure(f"{what} result", answer)
+            found = await self._flat_statuses(answer.body, batch.batch_id, [], what)
+            if not {s.end_to_end_id for s in found}.issuperset(expected):
+                raise PermanentError(
+                    f"{self.partner}: {what}: the bank holds a file of this batch id with other payments",
+                    partner=self.partner,
+                    partner_code="409",
+                )
+        elif answer.status not in _OK:
+            raise self.transport.failure(what, answer)
         statuses = await self._flat_statuses(answer.body, batch.batch_id, expected, what)
         rejected = sum(1 for s in statuses if s.state is PaymentState.REJECTED)
         return PaymentSubmission(
