@@ -113,14 +113,14 @@ class BankIso20022Adapter(BaseAdapter):
     # --- lifecycle ------------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Open the connection pool; load the schema, or the flat-file mappings."""
-        self._transport = BankTransport(self.config, partner=self.partner)
-        self._stops = StopList(self.config, self._transport)
+        """Load the schema, or the flat-file mappings; open the connection pool."""
         if self.config.format == "flat-file":
             catalog = self.context.services.get("mappings") or MappingCatalog()
             self._flat = FlatFileFormat(catalog, self.config.flat_file, partner=self.partner)
         else:
             await asyncio.to_thread(schema, PAIN001)  # compile it once, off the event loop
+        self._transport = BankTransport(self.config, partner=self.partner)
+        self._stops = StopList(self.config, self._transport)
 
     async def check(self) -> Health:
         """Usable once started (whether the bank answers shows in the partner's breaker)."""
