@@ -21,7 +21,7 @@ and ``context.services["clock"]`` is the :class:`Clock` to read time from (None:
 """
 
 from ssgateway.adapter import Adapter, AdapterContext, BaseAdapter, Health, NoSettings, handles
-from ssgateway.mapping import Accepted, InboundMapping, MappingCatalog, OutboundMapping, Rejection
+from ssgateway.mapping import Accepted, InboundMapping, MappingCatalog, OutboundMapping, Rejection, read_csv
 from ssgateway.mapping.compiler import provenance_factory
 from ssgateway.operations import OPERATIONS, Operation, get_operation
 from ssgateway.reliability import (
@@ -59,4 +59,5 @@ __all__ = [
     "open_store",
     "parse_retry_after",
     "provenance_factory",
+    "read_csv",
 ]

@@ -1,7 +1,8 @@
 """Helpers for testing ssgateway and the adapters and stores built on it.
 
 Loopback-only networking, service addresses, a fake clock, partner simulators (a generic HTTP partner
-with a deduplicating ledger, a provincial SOAP service, the medical-insurance platform), the synthetic
+with a deduplicating ledger, a provincial SOAP service, the medical-insurance platform, a paying bank
+speaking ISO 20022), the synthetic
 population they serve and the store conformance suite.
 
 Installed as a pytest plugin, so the fixtures in :mod:`ssgateway.testing.plugin` are available to any test
@@ -18,6 +19,7 @@ from ssgateway.testing.network import NetworkForbidden, loopback_only
 from ssgateway.testing.services import SERVICES, service_address
 
 if TYPE_CHECKING:
+    from ssgateway.testing.bank import BankSimulator
     from ssgateway.testing.canary import Canary
     from ssgateway.testing.clock import FakeClock
     from ssgateway.testing.dialect import LOWERCASE_DIALECT, REFERENCE_DIALECT, Dialect
@@ -32,6 +34,7 @@ __all__ = [
     "LOWERCASE_DIALECT",
     "REFERENCE_DIALECT",
     "SERVICES",
+    "BankSimulator",
     "Canary",
     "Dialect",
     "FakeClock",
@@ -50,6 +53,7 @@ __all__ = [
 ]
 
 _LAZY = {
+    "BankSimulator": "ssgateway.testing.bank",
     "Canary": "ssgateway.testing.canary",
     "FakeClock": "ssgateway.testing.clock",
     "Dialect": "ssgateway.testing.dialect",
