@@ -16,8 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/ssgateway adapters list
-	$(BIN)/ssgateway schema export schemas
+	$(BIN)/ssgateway sandbox $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(ARGS)

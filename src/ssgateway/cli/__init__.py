@@ -42,7 +42,7 @@ def _root(
 # Every command module (``_<name>.py`` with a ``register(app)`` function) adds its commands itself, so a
 # new command group needs no edit here.
 for _info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-    if _info.name.startswith("_") and _info.name != "_common":
+    if _info.name.startswith("_") and not _info.name.startswith("__") and _info.name != "_common":
         importlib.import_module(f"{__name__}.{_info.name}").register(app)
 
 

@@ -16,7 +16,8 @@ import unicodedata
 from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from datetime import timezone as dt_timezone
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -203,6 +204,9 @@ class ParseDate(_Step):
     type: Literal["date"]
     pattern: str = "YYYYMMDD"
     """``YYYYMMDD``, ``YYYY-MM-DD``, ``yyyyMMddHHmmss``, ``yyyy-MM-dd HH:mm:ss`` …"""
+    timezone: str | None = Field(default=None, pattern=r"^[+-]\d{2}:\d{2}$")
+    """For a date and time: the source's UTC offset (``+08:00`` for Beijing time), so the canonical value
+    is an exact instant. Without it the time stays naive."""
 
     def build(self, ctx: BuildContext) -> TransformFn:
         """Build."""
@@ -211,14 +215,23 @@ class ParseDate(_Step):
         except ValueError as exc:
             raise ctx.fail("pattern", str(exc)) from None
         pattern = self.pattern
+        zone = None
+        if self.timezone is not None:
+            sign = -1 if self.timezone[0] == "-" else 1
+            zone = dt_timezone(
+                sign * timedelta(hours=int(self.timezone[1:3]), minutes=int(self.timezone[4:6]))
+            )
 
         def parse_date(value: Any) -> Any:
             if value is None or isinstance(value, date):
                 return value
             try:
-                return parse(text_of(value).strip())
+                parsed = parse(text_of(value).strip())
             except ValueError:
                 raise Reject(f"not a valid date in the form {pattern}") from None
+            if zone is not None and isinstance(parsed, datetime) and parsed.tzinfo is None:
+                return parsed.replace(tzinfo=zone)
+            return parsed
 
         return parse_date
 

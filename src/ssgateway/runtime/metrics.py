@@ -6,9 +6,19 @@ sandbox) never mix their figures. Labels never carry personal data: operations, 
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 
 __all__ = ["GatewayMetrics"]
+
+# ``*_created`` timestamps double every series and say nothing a scraper does not know already.
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 # Latency buckets from 1 ms (a cached replay) to 30 s (a partner at its timeout).
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)

@@ -1,8 +1,9 @@
 """Helpers for testing ssgateway and the adapters and stores built on it.
 
 Loopback-only networking, service addresses, a fake clock, partner simulators (a generic HTTP partner
-with a deduplicating ledger, a provincial SOAP service), the synthetic population they serve, contribution
-drops with known defects and the store conformance suite.
+with a deduplicating ledger, a provincial SOAP service, the medical-insurance platform, a paying bank
+speaking ISO 20022), the synthetic population they serve, contribution drops with known defects and the
+store conformance suite.
 
 Installed as a pytest plugin, so the fixtures in :mod:`ssgateway.testing.plugin` are available to any test
 suite that has ssgateway installed. Everything but networking and service addresses loads on first use,
@@ -18,11 +19,13 @@ from ssgateway.testing.network import NetworkForbidden, loopback_only
 from ssgateway.testing.services import SERVICES, service_address
 
 if TYPE_CHECKING:
+    from ssgateway.testing.bank import BankSimulator
     from ssgateway.testing.canary import Canary
     from ssgateway.testing.clock import FakeClock
     from ssgateway.testing.dialect import LOWERCASE_DIALECT, REFERENCE_DIALECT, Dialect
     from ssgateway.testing.drops import write_drop
     from ssgateway.testing.faultplan import FaultPlan
+    from ssgateway.testing.medical import MedicalSimulator
     from ssgateway.testing.partner import FaultKind, Faults, PartnerSimulator, partner_sender
     from ssgateway.testing.population import Population
     from ssgateway.testing.provincial import ProvincialSimulator
@@ -32,12 +35,14 @@ __all__ = [
     "LOWERCASE_DIALECT",
     "REFERENCE_DIALECT",
     "SERVICES",
+    "BankSimulator",
     "Canary",
     "Dialect",
     "FakeClock",
     "FaultKind",
     "FaultPlan",
     "Faults",
+    "MedicalSimulator",
     "NetworkForbidden",
     "PartnerSimulator",
     "Population",
@@ -50,12 +55,14 @@ __all__ = [
 ]
 
 _LAZY = {
+    "BankSimulator": "ssgateway.testing.bank",
     "Canary": "ssgateway.testing.canary",
     "FakeClock": "ssgateway.testing.clock",
     "Dialect": "ssgateway.testing.dialect",
     "LOWERCASE_DIALECT": "ssgateway.testing.dialect",
     "REFERENCE_DIALECT": "ssgateway.testing.dialect",
     "FaultPlan": "ssgateway.testing.faultplan",
+    "MedicalSimulator": "ssgateway.testing.medical",
     "FaultKind": "ssgateway.testing.partner",
     "Faults": "ssgateway.testing.partner",
     "PartnerSimulator": "ssgateway.testing.partner",

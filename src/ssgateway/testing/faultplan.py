@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 
-__all__ = ["FaultKind", "FaultPlan", "FaultRule", "gzip_bomb"]
+from ssgateway.testing.httpserver import Fault, Response
+
+__all__ = ["FaultKind", "FaultPlan", "FaultRule", "gzip_bomb", "spoil"]
 
 _MIB = 1024 * 1024
 
@@ -160,3 +162,22 @@ def gzip_bomb(size: int, prefix: bytes = b"", fill: bytes = b"\0") -> bytes:
     # The trailer z wrote is for the bytes it saw; replace it with the one for the whole stream.
     trailer = struct.pack("<II", crc, total & 0xFFFFFFFF)
     return head + first + repeated * (whole - 1) + tail[:-8] + trailer
+
+
+def spoil(response: Response, rule: FaultRule) -> Response:
+    """Spoil the answer to work already done as an after-work rule says; other kinds leave it alone.
+
+    ``RESET``, ``TRUNCATE`` and ``BLACKHOLE`` spoil the connection, ``MALFORMED`` cuts the body in the middle,
+    ``OVERSIZED`` pads it to ``rule.size`` bytes.
+    """
+    if rule.kind is FaultKind.RESET:
+        response.fault = Fault.RESET
+    elif rule.kind is FaultKind.TRUNCATE:
+        response.fault = Fault.TRUNCATE
+    elif rule.kind is FaultKind.BLACKHOLE:
+        response.fault = Fault.BLACKHOLE
+    elif rule.kind is FaultKind.MALFORMED:
+        response.body = response.body[: len(response.body) // 2]
+    elif rule.kind is FaultKind.OVERSIZED:
+        response.body += b" " * max(0, rule.size - len(response.body))
+    return response
