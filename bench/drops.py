@@ -43,10 +43,12 @@ def descendants(root: int) -> set[int]:
     found, todo = {root}, [root]
     while todo:
         pid = todo.pop()
-        try:
-            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        except OSError:
-            continue
+        children: list[str] = []
+        for task in Path(f"/proc/{pid}/task").glob("*"):  # every thread's children
+            try:
+                children += (task / "children").read_text().split()
+            except OSError:
+                continue
         for child in map(int, children):
             if child not in found:
                 found.add(child)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -21,10 +22,11 @@ COMMAND = [sys.executable, "-c", "from ssgateway.cli import main; main()", "drop
 
 
 def children(pid: int) -> set[int]:
-    try:
-        return set(map(int, Path(f"/proc/{pid}/task/{pid}/children").read_text().split()))
-    except OSError:
-        return set()
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):  # every thread: the pool starts from a worker thread
+        with contextlib.suppress(OSError):
+            found.update(map(int, (task / "children").read_text().split()))
+    return found
 
 
 def gone(pids: set[int], within: float) -> bool:
@@ -51,9 +53,10 @@ def test_a_drop_killed_at_random_points_ends_as_a_clean_run(tmp_path: Path) -> N
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["status"] == "ingested"
 
-    # kill points: once while starting (hashing, claiming), then as the staged output passes growing sizes
+    # kill points: once while starting (imports, hashing, claiming, workers starting), then as the staged
+    # output passes growing sizes
     total = (clean / "in" / "output" / f"{sent.stem}.jsonl").stat().st_size
-    points: list[tuple[str, float]] = [("seconds", rng.uniform(0.05, 1.0))]
+    points: list[tuple[str, float]] = [("seconds", rng.uniform(0.3, 4.0))]
     points += [("bytes", fraction * total) for fraction in sorted(rng.uniform(0.05, 0.95) for _ in range(3))]
     staged = killed / "in" / "output" / ".partial"
     kills = 0
@@ -71,7 +74,13 @@ def test_a_drop_killed_at_random_points_ends_as_a_clean_run(tmp_path: Path) -> N
                     kills += 1
                     break
                 time.sleep(0.01)
-            _out, err = proc.communicate()
+            try:
+                _out, err = proc.communicate(timeout=120)
+            except subprocess.TimeoutExpired:  # something still holds its pipes: an orphaned worker?
+                for pid in workers:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                raise
         assert gone(workers, within=5), "worker processes outlived their killed parent"
         assert proc.returncode in (0, -signal.SIGKILL), err
         print(f"{kind} {point:,.1f}: {'killed' if proc.returncode else 'finished first'}")
@@ -88,3 +97,12 @@ def test_a_drop_killed_at_random_points_ends_as_a_clean_run(tmp_path: Path) -> N
     )
     assert not list((killed / "in" / "output" / ".partial").iterdir())
     assert not (killed / "in" / "failed").exists() and not (killed / "in" / "duplicates").exists()
+
+
+def test_a_worker_started_by_a_parent_already_gone_exits_at_once() -> None:
+    # pid 1 is not this interpreter's parent: as for a worker whose parent was killed while it started
+    code = "from ssgateway.drops.worker import init_worker; init_worker(None, 1); print('still here')"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 1 and "still here" not in result.stdout

@@ -212,7 +212,9 @@ class CsvTranslator:
             yield from map(mapper, frames)
             return
         context = multiprocessing.get_context(_start_method())
-        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker, initargs=(job,))
+        pool = ProcessPoolExecutor(
+            workers, mp_context=context, initializer=init_worker, initargs=(job, os.getpid())
+        )
         pending: deque[Future[Batch]] = deque()
         try:
             for frame in frames:

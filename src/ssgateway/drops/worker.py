@@ -190,12 +190,18 @@ def _watch_parent(parent: int) -> None:
     os._exit(1)
 
 
-def init_worker(job: Job) -> None:
-    """Set up a worker process: compile the mapping, leave signals to the parent, watch the parent."""
+def init_worker(job: Job, parent: int) -> None:
+    """Set up a worker process: compile the mapping, leave signals to ``parent``, exit when it is gone.
+
+    ``parent`` is the pid of the process that started the pool, passed explicitly: a parent killed while
+    this worker was still starting must not be mistaken for whatever process adopted the worker.
+    """
     global _MAPPER  # noqa: PLW0603 - one mapper per worker process, built once
+    if os.getppid() != parent:
+        os._exit(1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the parent stops the pool when it is told to stop
-    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     _MAPPER = FrameMapper(job)
     # what was built so far lives as long as the process: keep the collector from walking it again
     gc.collect()
