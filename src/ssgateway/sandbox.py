@@ -215,7 +215,8 @@ class Sandbox:
         )
         path = workdir / "sandbox.yaml"
         path.write_text(self.config_text, encoding="utf-8")
-        return parse_config(loads(self.config_text, str(path)))
+        # The sandbox is self-contained: its own defaults, never variables of the calling environment.
+        return parse_config(loads(self.config_text, str(path)), env={})
 
     async def _prepare_examples(self) -> None:
         assert self.gateway is not None  # noqa: S101 - set by running() before this is called
