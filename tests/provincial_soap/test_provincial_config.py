@@ -11,9 +11,10 @@ from ssgateway.config import load_config, validate_adapter_configs
 from ssgateway.errors import ConfigError
 from ssgateway.mapping import MappingCatalog
 from ssgateway.model import PersonQuery
+from ssgateway.partnerhttp import TlsSettings
 from ssgateway.registry import default_registry
 from ssgateway.sdk import AdapterContext
-from ssgateway.soap import FaultPolicy, TlsSettings, WsseSettings
+from ssgateway.soap import FaultPolicy, WsseSettings
 from ssgateway.testing.dialect import LOWERCASE_DIALECT
 from ssgateway_adapters.provincial_soap import OperationSettings, ProvincialSoapAdapter, ProvincialSoapConfig
 

@@ -7,13 +7,8 @@ import pytest
 from lxml import etree
 
 from ssgateway.errors import ConfigError, RequestInvalid, XMLSecurityError
-from ssgateway.soap import (
-    ZEEP_SETTINGS,
-    ContractLoader,
-    clear_contract_cache,
-    load_contract,
-    shipped_contracts_dir,
-)
+from ssgateway.resources import shipped_contracts_dir
+from ssgateway.soap import ZEEP_SETTINGS, ContractLoader, clear_contract_cache, load_contract
 from ssgateway.testing.dialect import CANONICAL_NAMES, LOWERCASE_DIALECT, REFERENCE_DIALECT, Dialect
 
 NS = "urn:ssgateway:golden-insurance:v1"

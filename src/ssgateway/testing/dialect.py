@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
-from ssgateway.soap.contract import shipped_contracts_dir
+from ssgateway.resources import shipped_contracts_dir
 
 __all__ = ["CANONICAL_NAMES", "LOWERCASE_DIALECT", "REFERENCE_DIALECT", "Dialect", "sandbox_contracts_dir"]
 
