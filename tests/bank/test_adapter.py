@@ -14,7 +14,13 @@ from tests.bank.batches import batch, instructions
 from tests.bank.conftest import Adapter
 from tests.soap.test_soap_tls import pki  # noqa: F401 - the fixture: a CA, a server and a client certificate
 
-from ssgateway.errors import OutcomeUnknown, PermanentError, ResponseTooLarge, TransientError, XMLSecurityError
+from ssgateway.errors import (
+    OutcomeUnknown,
+    PermanentError,
+    ResponseTooLarge,
+    TransientError,
+    XMLSecurityError,
+)
 from ssgateway.model import PaymentState, PaymentStatusQuery, PaymentSubmission
 from ssgateway.partnerhttp import TlsSettings
 from ssgateway.sdk import AdapterContext

@@ -45,7 +45,6 @@ from typing import Literal, Self
 
 from ssgateway.errors import InputError
 from ssgateway.masking import mask_text
-from ssgateway.testing._bank_faults import early_answer, spoil
 from ssgateway.testing._bank_files import read_payroll, write_results
 from ssgateway.testing._bank_ledger import BankLedger, EventConflict, Payment, StopEntry
 from ssgateway.testing._bank_messages import (
@@ -59,7 +58,7 @@ from ssgateway.testing._bank_messages import (
     write_camt054,
     write_pain002,
 )
-from ssgateway.testing.faultplan import FaultKind, FaultPlan
+from ssgateway.testing.faultplan import FaultKind, FaultPlan, early_answer, spoil
 from ssgateway.testing.httpserver import MAX_HEADER_BYTES, Request, Response, SimServer
 from ssgateway.testing.population import Population
 from ssgateway.xmlsafe import parse_xml
@@ -267,7 +266,7 @@ class BankSimulator:
         delay = sum(r.delay for r in rules if r.kind is FaultKind.LATENCY)
         primary = next((r for r in rules if r.kind is not FaultKind.LATENCY), None)
         if primary is not None and primary.before_work:
-            response = early_answer(primary)
+            response = early_answer(primary, _XML)
         else:
             response = await asyncio.to_thread(self._answer, operation, request)
             if primary is not None:

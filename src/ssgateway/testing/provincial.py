@@ -35,8 +35,8 @@ from ssgateway.soap.namespaces import SOAP11_ENV
 from ssgateway.soap.wsse import check_username_token
 from ssgateway.testing.dialect import REFERENCE_DIALECT, Dialect
 from ssgateway.testing.envelopes import EnvelopeWriter
-from ssgateway.testing.faultplan import FaultKind, FaultPlan, FaultRule, gzip_bomb
-from ssgateway.testing.httpserver import Fault, Request, Response, SimServer
+from ssgateway.testing.faultplan import FaultKind, FaultPlan, FaultRule, early_answer, spoil
+from ssgateway.testing.httpserver import Request, Response, SimServer
 from ssgateway.testing.population import CertificateData, Population
 from ssgateway.xmlsafe import hardened_parser, parse_xml
 
@@ -247,7 +247,7 @@ class ProvincialSimulator:
         else:
             response = self._answer(operation, envelope, payload)
             if primary is not None:
-                response = self._spoil(response, primary)
+                response = spoil(response, primary)
             elif self.compress and "gzip" in request.headers.get("accept-encoding", ""):
                 response.body = gzip.compress(response.body, compresslevel=5)
                 response.headers["content-encoding"] = "gzip"
@@ -282,34 +282,7 @@ class ProvincialSimulator:
         return Response(500, body, {"content-type": _XML})
 
     def _early_fault(self, rule: FaultRule) -> Response:
-        if rule.kind is FaultKind.HTTP_ERROR:
-            headers = {"content-type": "text/plain"}
-            if rule.retry_after is not None:
-                headers["retry-after"] = f"{rule.retry_after:g}"
-            return Response(rule.status, b"service unavailable", headers)
-        if rule.kind is FaultKind.FAULT:
-            response = self._fault_response(rule.code, rule.detail_code, rule.message)
-            if rule.retry_after is not None:
-                response.headers["retry-after"] = f"{rule.retry_after:g}"
-            return response
-        if rule.kind is FaultKind.GZIP_BOMB:
-            bomb = gzip_bomb(rule.size, rule.body, rule.fill)
-            return Response(200, bomb, {"content-type": _XML, "content-encoding": "gzip"})
-        return Response(200, rule.body, {"content-type": _XML})
-
-    @staticmethod
-    def _spoil(response: Response, rule: FaultRule) -> Response:
-        if rule.kind is FaultKind.RESET:
-            response.fault = Fault.RESET
-        elif rule.kind is FaultKind.TRUNCATE:
-            response.fault = Fault.TRUNCATE
-        elif rule.kind is FaultKind.BLACKHOLE:
-            response.fault = Fault.BLACKHOLE
-        elif rule.kind is FaultKind.MALFORMED:
-            response.body = response.body[: len(response.body) // 2]
-        elif rule.kind is FaultKind.OVERSIZED:
-            response.body += b" " * max(0, rule.size - len(response.body))
-        return response
+        return early_answer(rule, _XML, lambda r: self._fault_response(r.code, r.detail_code, r.message))
 
     # -- the operations -----------------------------------------------------------------------------------
 
