@@ -37,7 +37,7 @@ import itertools
 import json
 import ssl
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -59,7 +59,7 @@ from ssgateway.testing._bank_messages import (
     write_pain002,
 )
 from ssgateway.testing.faultplan import FaultKind, FaultPlan, early_answer, spoil
-from ssgateway.testing.httpserver import MAX_HEADER_BYTES, Request, Response, SimServer
+from ssgateway.testing.httpserver import Request, Response, SimServer
 from ssgateway.testing.population import Population
 from ssgateway.xmlsafe import parse_xml
 
@@ -81,23 +81,6 @@ REASON_TEXTS = {
     "SL01": "payments to this person are suspended by the debtor",
 }
 """The texts the bank writes beside its reason codes."""
-
-
-class _TlsServer(SimServer):
-    """The simulator's server behind TLS (the context decides whether client certificates are required)."""
-
-    def __init__(self, handler: Callable[[Request], Awaitable[Response]], context: ssl.SSLContext) -> None:
-        super().__init__(handler)
-        self._context = context
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(
-            self._serve, self._host, self._port, limit=MAX_HEADER_BYTES, ssl=self._context, reuse_address=True
-        )
-
-    @property
-    def url(self) -> str:
-        return f"https://{self._host}:{self.port}"
 
 
 class BankSimulator:
@@ -175,7 +158,7 @@ class BankSimulator:
         self._owners = {account: cid for cid, account in self.accounts.items()}
         self._debtors: dict[str, str] = {}
         self._serial = itertools.count(1)
-        self.server: SimServer = _TlsServer(self._handle, tls) if tls is not None else SimServer(self._handle)
+        self.server = SimServer(self._handle, ssl=tls)
 
     # -- running ------------------------------------------------------------------------------------------
 

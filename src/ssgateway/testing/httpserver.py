@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from http import HTTPStatus
+from ssl import SSLContext
 from types import TracebackType
 from typing import Self
 from urllib.parse import parse_qs, urlsplit
@@ -148,14 +149,19 @@ class SimServer:
     Args:
         handler: async function from :class:`Request` to :class:`Response`.
         port: 0 picks a free port.
+        ssl: serve HTTPS with this context (a partner that requires client certificates sets
+            ``verify_mode = CERT_REQUIRED`` on it).
     """
 
-    def __init__(self, handler: Handler, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, handler: Handler, *, host: str = "127.0.0.1", port: int = 0, ssl: SSLContext | None = None
+    ) -> None:
         if host not in ("127.0.0.1", "::1", "localhost"):
             raise ValueError("simulators listen on loopback only")
         self._handler = handler
         self._host = host
         self._port = port
+        self._ssl = ssl
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.StreamWriter] = set()
         self._handlers: set[asyncio.Task[None]] = set()
@@ -172,12 +178,12 @@ class SimServer:
     @property
     def url(self) -> str:
         """``http://127.0.0.1:PORT``."""
-        return f"http://{self._host}:{self.port}"
+        return f"{'https' if self._ssl is not None else 'http'}://{self._host}:{self.port}"
 
     async def start(self) -> None:
         """Start listening."""
         self._server = await asyncio.start_server(
-            self._serve, self._host, self._port, limit=MAX_HEADER_BYTES, reuse_address=True
+            self._serve, self._host, self._port, limit=MAX_HEADER_BYTES, ssl=self._ssl, reuse_address=True
         )
 
     async def stop(self) -> None:
