@@ -14,8 +14,10 @@ other HTTP status                               ``PermanentError``
 answer larger than the cap (after decompression) :class:`~ssgateway.errors.ResponseTooLarge`
 ==============================================  ==================================================
 
-Whether the request had been sent when a failure struck comes from httpcore's ``trace`` extension
-(:class:`RequestProgress`); transports without tracing (test mocks) are judged by the kind of failure.
+Requests go over :class:`~ssgateway.httptransport.PooledTransport` (keep-alive HTTP/1.1 on asyncio
+streams) unless a transport is given. Whether the request had been sent when a failure struck comes from
+the ``trace`` extension (:class:`RequestProgress`); transports without tracing (test mocks) are judged by
+the kind of failure.
 Bodies are decompressed here, not by httpx, under a cap that also bounds memory: a gzip bomb stops at
 the cap. Redirects are not followed and proxies from the environment are not used.
 """
@@ -44,6 +46,7 @@ from ssgateway.errors import (
     ResponseTooLarge,
     TransientError,
 )
+from ssgateway.httptransport import PooledTransport
 from ssgateway.masking import mask_text
 from ssgateway.reliability.retry import parse_retry_after
 
@@ -280,10 +283,11 @@ class PartnerHttp:
         self.connect_timeout = connect_timeout
         self.max_response_bytes = max_response_bytes
         self._owns_http = http is None
+        context = tls.ssl_context() if tls is not None else default_ssl_context()
         self.client = http or httpx.AsyncClient(
             base_url=base_url,
-            verify=tls.ssl_context() if tls is not None else default_ssl_context(),
-            transport=transport,
+            verify=context,
+            transport=transport or PooledTransport(ssl_context=context),
             follow_redirects=False,
             trust_env=False,
             headers={"User-Agent": f"ssgateway/{__version__}", **(headers or {})},

@@ -246,7 +246,7 @@ class BankSimulator:
             return Response(404, b"not found", {"content-type": "text/plain"})
         self.calls[operation] += 1
         rules = self.faults.draw(operation)
-        delay = sum(r.delay for r in rules if r.kind is FaultKind.LATENCY)
+        delay = self.faults.latency(rules)
         primary = next((r for r in rules if r.kind is not FaultKind.LATENCY), None)
         if primary is not None and primary.before_work:
             response = early_answer(primary, _XML)

@@ -69,6 +69,9 @@ class FaultRule:
     times: int | None = None
     """Fire at most this many times (``None``: no limit)."""
     delay: float = 0.0
+    """``LATENCY``: seconds to wait."""
+    jitter: float = 0.0
+    """``LATENCY``: up to this many seconds more, drawn uniformly (partners' latency varies)."""
     status: int = 503
     retry_after: float | None = None
     code: str = "Server.Busy"
@@ -119,6 +122,15 @@ class FaultPlan:
         """Remove every rule."""
         with self._lock:
             self.rules.clear()
+
+    def latency(self, rules: Iterable[FaultRule]) -> float:
+        """Seconds the latency rules among ``rules`` (as :meth:`draw` returned them) add to the answer."""
+        total = 0.0
+        with self._lock:
+            for rule in rules:
+                if rule.kind is FaultKind.LATENCY:
+                    total += rule.delay + (self._random.uniform(0, rule.jitter) if rule.jitter else 0.0)
+        return total
 
     def draw(self, operation: str) -> list[FaultRule]:
         """The rules that fire for one request to ``operation``.

@@ -204,7 +204,7 @@ class MedicalSimulator:
         except _Refused as refused:
             return self._reply(envelope, "-1", refused.message)
         rules = self.faults.draw(infno)
-        delay = sum(r.delay for r in rules if r.kind is FaultKind.LATENCY)
+        delay = self.faults.latency(rules)
         primary = next((r for r in rules if r.kind is not FaultKind.LATENCY), None)
         if primary is not None and primary.before_work:
             response = self._early_fault(envelope, primary)

@@ -240,7 +240,7 @@ class ProvincialSimulator:
             return self._fault_response("Client.Invalid", "E1000", "no operation of this service in the body")
         self.calls[operation] += 1
         rules = self.faults.draw(operation)
-        delay = sum(r.delay for r in rules if r.kind is FaultKind.LATENCY)
+        delay = self.faults.latency(rules)
         primary = next((r for r in rules if r.kind is not FaultKind.LATENCY), None)
         if primary is not None and primary.before_work:
             response = self._early_fault(primary)
