@@ -9,6 +9,12 @@ mapping set and configuration.
 ``QueryContributions`` answers are streamed row by row through the compiled mapping (never zeep objects);
 rows that do not validate become ``ContributionHistory.rejections``. ``AcceptTransfer`` is deduplicated by
 the province on the certificate number, so ``transfer.submit`` may be resent after an ambiguous failure.
+
+``deaths.notify`` and ``survival.report`` (delivered by the gateway's event fan-out) are ``ChangeBenefit``:
+a death stops the benefit (AAE160 451 asked; the province, which knows whether the person is retired,
+records 211 for a death in service), a certification suspends (421) or resumes (431) it. Each carries the
+event key, on which the province keeps one change, so both may be resent too. A province that does not
+know the person answers not-found: the receipt says ``not_known`` and the delivery is done.
 """
 
 from __future__ import annotations
@@ -33,11 +39,15 @@ from ssgateway.errors import (
 from ssgateway.model import (
     ContributionHistory,
     ContributionRecord,
+    DeathNotice,
+    DeliveryReceipt,
     HistoryQuery,
+    NoticeReceipt,
     PersonQuery,
     PersonRecord,
     Provenance,
     RecordRejection,
+    SurvivalCertification,
     TransferAcceptance,
     TransferCertificate,
     TransferCertificateRequest,
@@ -63,17 +73,17 @@ _BODY_CHILDREN = f"{{{SOAP11_ENV}}}Body/*"
 
 
 class ProvincialSoapAdapter(BaseAdapter):
-    """The ``provincial-soap`` adapter: four canonical operations from a province's SOAP service.
+    """The ``provincial-soap`` adapter: a province's SOAP service for six canonical operations.
 
-    Serves ``person.lookup``, ``contributions.history``, ``transfer.certificate`` and ``transfer.submit``
-    (see the module). The runtime builds it from a :class:`ProvincialSoapConfig`; :meth:`start` loads the
+    Serves ``person.lookup``, ``contributions.history``, ``transfer.certificate``, ``transfer.submit``,
+    ``deaths.notify`` and ``survival.report`` (see the module). The runtime builds it from a :class:`ProvincialSoapConfig`; :meth:`start` loads the
     contract and compiles the mappings from ``context.services["mappings"]`` (the shipped ones by default).
     """
 
     name = "provincial-soap"
     version = "1.0"
     config_model = ProvincialSoapConfig
-    deduplicated = frozenset({"transfer.submit"})
+    deduplicated = frozenset({"transfer.submit", "deaths.notify", "survival.report"})
     config: ProvincialSoapConfig
 
     def __init__(self, config: ProvincialSoapConfig, context: AdapterContext) -> None:
@@ -242,6 +252,33 @@ class ProvincialSoapAdapter(BaseAdapter):
             if getattr(acceptance, key) is None
         }
         return acceptance.model_copy(update=regions)
+
+    @handles("deaths.notify")
+    async def death(self, request: DeathNotice) -> NoticeReceipt:
+        """``ChangeBenefit`` 451: stop the benefit (the province records 211 for a death in service)."""
+        return await self._change("deaths.notify", request, request.event_key)
+
+    @handles("survival.report")
+    async def survival(self, request: SurvivalCertification) -> NoticeReceipt:
+        """``ChangeBenefit`` 421 (not certified: suspend) or 431 (certified: resume)."""
+        return await self._change("survival.report", request, request.event_key)
+
+    async def _change(self, name: str, request: BaseModel, key: str) -> NoticeReceipt:
+        exchange = self._exchange(name)
+        partner = self.context.partner
+        try:
+            payload = await self._call(exchange, request)
+        except NotFound:
+            # the province does not know the person, or pays them nothing: there is nothing to change here
+            nothing = DeliveryReceipt(subscriber=partner, delivery_id="", state="not_known")
+            return NoticeReceipt(
+                key=key, duplicate=False, received_at=datetime.now(UTC), deliveries=(nothing,)
+            )
+        receipt: NoticeReceipt = self._single(exchange, payload)
+        if receipt.key != key:
+            raise self._invalid(exchange, "it names another event")
+        named = tuple(d.model_copy(update={"subscriber": partner}) for d in receipt.deliveries)
+        return receipt.model_copy(update={"deliveries": named})
 
     @handles("contributions.history")
     async def history(self, request: HistoryQuery) -> ContributionHistory:
