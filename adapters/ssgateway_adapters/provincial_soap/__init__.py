@@ -2,8 +2,8 @@
 
 Serves ``person.lookup``, ``contributions.history``, ``transfer.certificate`` and ``transfer.submit`` for the
 regions its partner configuration lists, and the events ``deaths.notify`` and ``survival.report`` (benefit
-stopped, suspended or resumed through ``ChangeBenefit``). The reference contract and its mappings are the defaults; a
-province with other element names needs its WSDL, a mapping set and configuration, no code. See
+stopped, suspended or resumed through ``ChangeBenefit``). The reference contract and its mappings are the
+defaults; a province with other element names needs its WSDL, a mapping set and configuration, no code. See
 ``docs/adapters/provincial-soap.md``.
 """
 

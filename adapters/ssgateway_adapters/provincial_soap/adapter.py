@@ -76,8 +76,9 @@ class ProvincialSoapAdapter(BaseAdapter):
     """The ``provincial-soap`` adapter: a province's SOAP service for six canonical operations.
 
     Serves ``person.lookup``, ``contributions.history``, ``transfer.certificate``, ``transfer.submit``,
-    ``deaths.notify`` and ``survival.report`` (see the module). The runtime builds it from a :class:`ProvincialSoapConfig`; :meth:`start` loads the
-    contract and compiles the mappings from ``context.services["mappings"]`` (the shipped ones by default).
+    ``deaths.notify`` and ``survival.report`` (see the module). The runtime builds it from a
+    :class:`ProvincialSoapConfig`; :meth:`start` loads the contract and compiles the mappings from
+    ``context.services["mappings"]`` (the shipped ones by default).
     """
 
     name = "provincial-soap"
