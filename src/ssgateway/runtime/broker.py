@@ -8,7 +8,7 @@ consumers dedupe on the same header beyond it. The body is the canonical event a
 ``<subject_prefix>.<operation>``.
 
 The connection is opened on the first publish, not at start: a gateway starts while its broker is down,
-and the deliveries wait in the outbox.
+and the deliveries wait in the outbox. A lost connection is opened again by the next publish.
 """
 
 from __future__ import annotations
@@ -41,6 +41,10 @@ MSG_ID_HEADER = "Nats-Msg-Id"
 log = logging.getLogger("ssgateway.broker")
 
 
+async def _log_error(error: Exception) -> None:
+    log.debug("event broker connection: %s", type(error).__name__)
+
+
 class JetStreamPublisher:
     """Publishes outbox deliveries of events to one JetStream stream.
 
@@ -67,11 +71,15 @@ class JetStreamPublisher:
             settings = self.settings
             where = redact_url(settings.url)
             try:
+                # No reconnecting inside the client: a lost connection fails the publishes in flight
+                # (their deliveries are resent) and the next publish connects again.
                 client = await nats.connect(
                     settings.url,
                     connect_timeout=settings.timeout,
-                    allow_reconnect=True,
-                    max_reconnect_attempts=-1,
+                    allow_reconnect=False,
+                    max_reconnect_attempts=1,  # the first connect, too, gives up after two tries
+                    reconnect_time_wait=0.1,
+                    error_cb=_log_error,
                     name="ssgateway",
                 )
             except (OSError, NatsError) as exc:
