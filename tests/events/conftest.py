@@ -116,11 +116,15 @@ def make_gateway(tmp_path: Path, partners: Partners) -> Callable[..., Gateway]:
     """A gateway for every simulator, the events fanned out to all of them (SQLite unless ``store``)."""
 
     def make(
-        *, events: dict[str, Any] | None = None, store: dict[str, Any] | None = None, **sections: Any
+        *,
+        events: dict[str, Any] | None = None,
+        store: dict[str, Any] | None = None,
+        partners_extra: dict[str, Any] | None = None,
+        **sections: Any,
     ) -> Gateway:
         data = {
             "store": store or {"url": f"sqlite:///{tmp_path / 'gateway.db'}"},
-            "partners": partner_blocks(partners),
+            "partners": {**partner_blocks(partners), **(partners_extra or {})},
             "defaults": {"retry": FAST_RETRY, "breaker": {"failure_threshold": 1000}},
             "outbox": {"poll_interval": 0.05},
             "events": events if events is not None else {"subscribers": SUBSCRIBERS},
@@ -138,3 +142,30 @@ def make_gateway(tmp_path: Path, partners: Partners) -> Callable[..., Gateway]:
         return Gateway(parse_config(doc))
 
     return make
+
+
+@contextlib.asynccontextmanager
+async def sidecar(gateway: Gateway) -> AsyncIterator[str]:
+    """The sidecar for ``gateway`` on a free port of 127.0.0.1 (its lifespan starts the gateway); its URL."""
+    import uvicorn
+
+    from ssgateway.server import create_app
+
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(gateway), host="127.0.0.1", port=0, log_config=None, access_log=False,
+                       lifespan="on", server_header=False)
+    )  # fmt: skip
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if serving.done():
+                serving.result()
+                raise RuntimeError("the sidecar stopped before it started")
+            await asyncio.sleep(0.02)
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await serving
+
+
+API_KEY = "test"  # its hash is in make_gateway's api_keys

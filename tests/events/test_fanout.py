@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from tests.events.conftest import Partners
@@ -187,3 +188,38 @@ async def test_a_digest_key_changes_the_event_keys(
         assert receipt.key.startswith("death:") and receipt.key != notice.event_key
         delivery = await gw.store.outbox.get(int(receipt.deliveries[0].delivery_id))
         assert delivery.idempotency_key == receipt.key
+
+
+async def test_a_province_without_change_benefit_still_starts_and_refuses_events(
+    tmp_path: Path, partners: Partners, make_gateway: Callable[..., Gateway]
+) -> None:
+    import re
+    import shutil
+
+    from ssgateway.testing.dialect import REFERENCE_DIALECT
+
+    older = tmp_path / "contracts" / "older"
+    shutil.copytree(REFERENCE_DIALECT.contract_dir, older)
+    wsdl = (older / "provincial.wsdl").read_text(encoding="utf-8")
+    wsdl = re.sub(
+        r"\s*<wsdl:(message|operation) name=\"ChangeBenefit\w*\">.*?</wsdl:\1>", "", wsdl, flags=re.S
+    )
+    (older / "provincial.wsdl").write_text(wsdl, encoding="utf-8")
+    older_henan = {
+        "adapter": "provincial-soap",
+        "regions": ["41"],
+        "config": {
+            "endpoint": partners.henan.endpoint,
+            "contract_dir": str(older),
+            "wsdl": "provincial.wsdl",
+        },
+    }
+    events = {"subscribers": {"deaths.notify": ["henan", "bank"]}}
+    async with make_gateway(partners_extra={"henan": older_henan}, events=events) as gw:
+        health = await gw.adapters["henan"].check()
+        assert "not served: deaths.notify, survival.report" in (health.detail or "")
+        await gw.call("deaths.notify", notice_for(partners, partners.retiree("41")), idempotency_key="k")
+        totals = await settled(gw)
+        assert (totals[DeliveryState.DELIVERED], totals[DeliveryState.DEAD]) == (1, 1)
+        dead = (await gw.store.outbox.list(states=[DeliveryState.DEAD]))[0]
+        assert dead.partner == "henan" and dead.last_error_code == "operation.unsupported"

@@ -62,8 +62,14 @@ from ssgateway.sdk import (
     handles,
     provenance_factory,
 )
-from ssgateway.soap import SOAP11_ENV, SoapClient, SoapStream, load_contract
-from ssgateway_adapters.provincial_soap.config import OPERATION_DEFAULTS, OperationName, ProvincialSoapConfig
+from ssgateway.soap import SOAP11_ENV, Contract, SoapClient, SoapStream, load_contract
+from ssgateway_adapters.provincial_soap.config import (
+    OPERATION_DEFAULTS,
+    OPTIONAL_OPERATIONS,
+    OperationName,
+    ProvincialSoapConfig,
+    ResolvedOperation,
+)
 from ssgateway_adapters.provincial_soap.elements import find_record, local_name, request_params
 from ssgateway_adapters.provincial_soap.exchange import Exchange, prepare_exchange
 
@@ -91,6 +97,7 @@ class ProvincialSoapAdapter(BaseAdapter):
         super().__init__(config, context)
         self._client: SoapClient | None = None
         self._exchanges: dict[str, Exchange] = {}
+        self._unserved: dict[str, str] = {}
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -122,18 +129,45 @@ class ProvincialSoapAdapter(BaseAdapter):
         )
         catalog = self.context.services.get("mappings") or MappingCatalog()
         names = cast("tuple[OperationName, ...]", tuple(OPERATION_DEFAULTS))
-        exchanges: dict[str, Exchange] = {
-            name: prepare_exchange(self.config.resolved(name), contract, catalog, self._config_error)
-            for name in names
-        }
+        exchanges: dict[str, Exchange] = {}
+        for name in names:
+            resolved = self.config.resolved(name)
+            missing = self._missing(name, resolved, contract, catalog)
+            if missing is not None:
+                self._unserved[name] = missing
+                self.context.logger.warning("%s is not served by %s: %s", name, self.context.partner, missing)
+                continue
+            exchanges[name] = prepare_exchange(resolved, contract, catalog, self._config_error)
         self._client = SoapClient(settings, partner=self.context.partner, contract=contract)
         self._exchanges = exchanges
+
+    def _missing(
+        self, name: str, resolved: ResolvedOperation, contract: Contract, catalog: MappingCatalog
+    ) -> str | None:
+        """Why an optional operation (the events) cannot be served by this province, if it cannot.
+
+        A province onboarded before ``ChangeBenefit`` existed — no such operation in its WSDL, or no
+        mappings for it in its set — still starts; only what is configured explicitly must be complete.
+        """
+        if name not in OPTIONAL_OPERATIONS or name in self.config.operations:
+            return None
+        if resolved.operation not in contract.operations:
+            return f"the contract {contract.path.name} has no operation {resolved.operation}"
+        for ref in (resolved.request, resolved.response):
+            try:
+                catalog.resolve(ref)
+            except NotFound:
+                return f"the mapping set has no {ref}"
+        return None
 
     async def check(self) -> Health:
         """Ready once started: the contract is loaded and every mapping compiled against it."""
         if self._client is None:
             return Health(ok=False, detail="not started")
-        return Health(ok=True, detail=f"{self.client.contract.path.name} at {self.config.endpoint}")
+        detail = f"{self.client.contract.path.name} at {self.config.endpoint}"
+        if self._unserved:
+            detail += "; not served: " + ", ".join(sorted(self._unserved))
+        return Health(ok=True, detail=detail)
 
     async def close(self) -> None:
         """Close the HTTP connections."""
@@ -152,6 +186,12 @@ class ProvincialSoapAdapter(BaseAdapter):
     def _exchange(self, name: str) -> Exchange:
         if not self._exchanges:
             self.client  # noqa: B018 - raises the "not started" error
+        if name in self._unserved:
+            raise PermanentError(
+                f"{self.context.partner} does not serve {name}: {self._unserved[name]}",
+                partner=self.context.partner,
+                code="operation.unsupported",
+            )
         return self._exchanges[name]
 
     def _served(self, region: object) -> None:

@@ -19,6 +19,7 @@ from ssgateway.soap import SoapSettings
 
 __all__ = [
     "OPERATION_DEFAULTS",
+    "OPTIONAL_OPERATIONS",
     "OperationDefaults",
     "OperationName",
     "OperationSettings",
@@ -62,6 +63,9 @@ OPERATION_DEFAULTS: dict[str, OperationDefaults] = {
     "survival.report": OperationDefaults("ChangeBenefit", "survival-change-request", "benefit-change"),
 }
 """Per canonical operation: the reference WSDL operation and the names of its mappings in a set."""
+
+OPTIONAL_OPERATIONS = frozenset({"deaths.notify", "survival.report"})
+"""Served only when the province's contract and mapping set have them (or they are configured)."""
 
 
 class OperationSettings(BaseModel):

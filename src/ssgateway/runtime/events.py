@@ -25,17 +25,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
 from ssgateway.config import EVENT_OPERATIONS, GatewayConfig
 from ssgateway.errors import NotFound, RequestInvalid, SSGatewayError
+from ssgateway.mapping import InboundMapping
 from ssgateway.masking import personal_digest
 from ssgateway.model import DeathNotice, DeliveryReceipt, NoticeReceipt, SurvivalCertification
 from ssgateway.operations import get_operation
 from ssgateway.reliability import CheckpointConflict, Clock, Store, is_resendable
 from ssgateway.reliability.checkpoints import Checkpoint
+from ssgateway.runtime.batches import ImportSummary, import_events
 
 __all__ = ["EVENT_OPERATIONS", "Event", "EventIntake", "event_key"]
 
@@ -217,3 +220,17 @@ class EventIntake:
         """What is recorded for an event key (the first report, destinations, delivery ids), if anything."""
         found = await self.store.checkpoints.get(_RECORDS + key)
         return dict(found.state) if found is not None else None
+
+    async def import_file(
+        self,
+        mapping: InboundMapping,
+        path: Path,
+        *,
+        rejects: Path | None,
+        encoding: str | None = None,
+        source_system: str | None = None,
+    ) -> ImportSummary:
+        """Every event of a file through :meth:`notify` (:func:`~ssgateway.runtime.batches.import_events`)."""
+        return await import_events(
+            self, mapping, path, rejects=rejects, encoding=encoding, source_system=source_system
+        )
