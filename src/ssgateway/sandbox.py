@@ -401,7 +401,7 @@ class Sandbox:
             (
                 "Civil affairs reports that retiree's death: recorded once, then the provinces stop the"
                 " pension (AAE160 451) and the platform and the bank are told (with another Idempotency-Key"
-                " it answers duplicate: nothing is sent twice)",
+                " it answers duplicate: nothing is sent twice):",
                 self.curl("deaths.notify", death, idempotency_key=f"civil-{death['notice_id']}"),
             ),
             (
