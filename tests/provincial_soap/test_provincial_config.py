@@ -25,15 +25,19 @@ def test_defaults_follow_the_reference_contract() -> None:
     config = ProvincialSoapConfig(endpoint=ENDPOINT)
     assert [
         (op.operation, op.request, op.response)
-        for op in map(config.resolved, ("person.lookup", "contributions.history", "transfer.certificate", "transfer.submit"))
+        for op in map(config.resolved, ("person.lookup", "contributions.history", "transfer.certificate", "transfer.submit", "deaths.notify", "survival.report"))
     ] == [
         ("QueryPerson", "provincial-soap/query-person-request", "provincial-soap/query-person"),
         ("QueryContributions", "provincial-soap/query-contributions-request", "provincial-soap/query-contributions"),
         ("IssueTransferCertificate", "provincial-soap/transfer-certificate-request", "provincial-soap/transfer-certificate"),
         ("AcceptTransfer", "provincial-soap/accept-transfer-request", "provincial-soap/accept-transfer"),
+        ("ChangeBenefit", "provincial-soap/death-change-request", "provincial-soap/benefit-change"),
+        ("ChangeBenefit", "provincial-soap/survival-change-request", "provincial-soap/benefit-change"),
     ]  # fmt: skip
     assert config.not_found_faults == ("Client.NotFound",) and config.count_element == "count"
-    assert ProvincialSoapAdapter.deduplicated == frozenset({"transfer.submit"})
+    assert ProvincialSoapAdapter.deduplicated == frozenset(
+        {"transfer.submit", "deaths.notify", "survival.report"}
+    )
 
 
 def test_a_mapping_set_and_overrides() -> None:
@@ -151,7 +155,7 @@ async def start(tmp_path: Path, **config: object) -> ProvincialSoapAdapter:
         (
             {"operations": {"transfer.submit": {"operation": "AcceptTransfers"}}},
             "operations.transfer.submit.operation",
-            "has no operation 'AcceptTransfers'; it has AcceptTransfer, IssueTransferCertificate",
+            "has no operation 'AcceptTransfers'; it has AcceptTransfer, ChangeBenefit, IssueTransferCertificate",
         ),
         (  # the lower-case province's WSDL with the reference mappings
             {"wsdl": "sandbox/lowercase/v1/provincial.wsdl"},

@@ -22,11 +22,12 @@ def test_zeep_runs_with_every_protection_on() -> None:
     assert ZEEP_SETTINGS.xml_huge_tree is False
 
 
-def test_the_shipped_contract_has_the_four_operations() -> None:
+def test_the_shipped_contract_has_the_five_operations() -> None:
     contract = load_contract("provincial/v1/provincial.wsdl")
     assert contract.path.is_relative_to(shipped_contracts_dir())
     assert contract.operations == (
         "AcceptTransfer",
+        "ChangeBenefit",
         "IssueTransferCertificate",
         "QueryContributions",
         "QueryPerson",
