@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 
 from ssgateway.model import DeathNotice, EvidenceType
 from ssgateway.testing.faultplan import FaultKind, FaultPlan, FaultRule
-from ssgateway.testing.httpserver import _reset  # the RST the simulated servers send too
+from ssgateway.testing.httpserver import reset_connection
 from ssgateway.testing.population import Population
 
 __all__ = ["BATCH_COLUMNS", "CivilAffairsSimulator", "Push"]
@@ -279,13 +279,13 @@ class CivilAffairsSimulator:
             if kind is FaultKind.TRUNCATE:
                 writer.write(head + body[: len(body) // 2])
                 await writer.drain()
-                _reset(writer)
+                reset_connection(writer)
                 return Push(key, None, None, kind)
             writer.write(head + body)
             await writer.drain()
             if kind is FaultKind.RESET:
                 await reader.read(1)  # the answer starts: the gateway has acted; drop it unread
-                _reset(writer)
+                reset_connection(writer)
                 return Push(key, None, None, kind)
             raw = await reader.read()
         finally:

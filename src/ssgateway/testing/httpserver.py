@@ -24,7 +24,7 @@ from types import TracebackType
 from typing import Self
 from urllib.parse import parse_qs, urlsplit
 
-__all__ = ["Fault", "Request", "Response", "SimServer"]
+__all__ = ["Fault", "Request", "Response", "SimServer", "reset_connection"]
 
 MAX_HEADER_BYTES = 64 * 1024
 MAX_BODY_BYTES = 256 * 1024 * 1024
@@ -135,7 +135,8 @@ def _encode(response: Response, keep_alive: bool) -> tuple[bytes, bytes]:
     return (head + "\r\n").encode("latin-1"), response.body
 
 
-def _reset(writer: asyncio.StreamWriter) -> None:
+def reset_connection(writer: asyncio.StreamWriter) -> None:
+    """Close a connection with a TCP reset (RST) instead of an orderly close."""
     sock = writer.get_extra_info("socket")
     if sock is not None:
         # SO_LINGER with a zero timeout makes close() send RST instead of FIN
@@ -230,7 +231,7 @@ class SimServer:
                     await asyncio.sleep(response.delay)
                 keep_alive = request.headers.get("connection", "").lower() != "close"
                 if response.fault is Fault.RESET:
-                    _reset(writer)
+                    reset_connection(writer)
                     return
                 if response.fault is Fault.BLACKHOLE:
                     await reader.read()  # until the client closes
@@ -239,7 +240,7 @@ class SimServer:
                 if response.fault is Fault.TRUNCATE:
                     writer.write(head + body[: len(body) // 2])
                     await writer.drain()
-                    _reset(writer)
+                    reset_connection(writer)
                     return
                 writer.write(head + body)
                 await writer.drain()
