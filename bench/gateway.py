@@ -1,6 +1,8 @@
 """Latency the sidecar adds: a simulated province called directly vs through `ssgateway serve`.
 
-Three processes besides this one: the simulated province (SOAP, with a fixed partner latency), the
+Three processes besides this one: the simulated province (SOAP, answering after a latency drawn between
+--latency-ms and --latency-ms + --jitter-ms: real partners vary, and a constant latency would march
+closed-loop clients in lockstep and measure only the burst they form), the
 sidecar configured for it, and the load generator (bench/loadgen.py, closed loop, keep-alive). For 1, 16
 and 64 connections it measures `person.lookup` sent as a SOAP `QueryPerson` straight to the province,
 then as canonical JSON through the sidecar (which builds the envelope, calls the province, maps the answer
@@ -27,10 +29,10 @@ from ssgateway.testing.population import Population
 from ssgateway.testing.provincial import ProvincialSimulator
 
 async def main():
-    port, latency = int(sys.argv[1]), float(sys.argv[2])
+    port, latency, jitter = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
     sim = ProvincialSimulator(Population.generate(seed=7, size=60, provinces=("41",)), region="41", port=port)
-    if latency:
-        sim.faults.add("latency", delay=latency)
+    if latency or jitter:
+        sim.faults.add("latency", delay=latency, jitter=jitter)
     async with sim:
         print(sim.endpoint, sim.population.people[0].citizen_id, flush=True)
         await asyncio.Event().wait()
@@ -74,14 +76,24 @@ def soap_envelope(citizen_id: str) -> bytes:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--latency-ms", type=float, default=20.0, help="the simulated province's own latency")
+    parser.add_argument(
+        "--latency-ms", type=float, default=50.0, help="the simulated province's least latency"
+    )
+    parser.add_argument("--jitter-ms", type=float, default=50.0, help="up to this much more, drawn uniformly")
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--connections", default="1,16,64")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ssgateway-bench-"))
     partner_port, sidecar_port = free_port(), free_port()
     partner = subprocess.Popen(
-        [sys.executable, "-c", PARTNER, str(partner_port), str(args.latency_ms / 1000)],
+        [
+            sys.executable,
+            "-c",
+            PARTNER,
+            str(partner_port),
+            str(args.latency_ms / 1000),
+            str(args.jitter_ms / 1000),
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -107,7 +119,10 @@ def main() -> None:
             'SOAPAction: "urn:ssgateway:golden-insurance:v1#QueryPerson"',
         ]
         sidecar_headers = ["Content-Type: application/json", "Authorization: Bearer test"]
-        print(f"partner latency {args.latency_ms:g} ms; {args.seconds:g} s per measurement; 2 shared cores")
+        print(
+            f"partner latency {args.latency_ms:g}-{args.latency_ms + args.jitter_ms:g} ms (uniform); "
+            f"{args.seconds:g} s per measurement; 2 shared cores"
+        )
         print(f"{'conns':>5} {'path':>8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}")
         for connections in (int(c) for c in args.connections.split(",")):
             direct = load(endpoint, work / "soap.xml", direct_headers, connections, args.seconds)

@@ -5,8 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+import respx.mocks
 
+import ssgateway.testing.respxmocker  # noqa: F401 - registers respx's "ssgateway" mocker
 from ssgateway.testing import loopback_only as _loopback_only
+
+# Partner HTTP goes through our own transport (ssgateway.httptransport), not httpcore: every respx router,
+# the global one included, uses the mocker that intercepts both.
+respx.mocks.DEFAULT_MOCKER = "ssgateway"
 
 
 @pytest.fixture(autouse=True)

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -63,6 +64,15 @@ def run_console(body: str, where: str, cwd: Path) -> None:
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
+    saved = dict(os.environ)  # a page may set variables: they must not outlive it
+    try:
+        run_page(page, tmp_path)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def run_page(page: Path, tmp_path: Path) -> None:
     namespace: dict[str, object] = {"__name__": "__docs__"}
     for lang, body, line in blocks(page):
         where = f"{page.relative_to(ROOT)}:{line}"

@@ -80,7 +80,7 @@ def test_wheel_has_everything(wheel_python: Path, tmp_path: Path) -> None:
     for key in ("core", "adapters", "mappings", "contract", "sandbox_contract"):
         assert found[key].startswith(env), (key, found[key])
     assert found["region"] == "金水区"
-    assert "QueryContributions" in found["operations"] and len(found["operations"]) == 4
+    assert "QueryContributions" in found["operations"] and len(found["operations"]) == 5
 
 
 def test_wheel_cli(wheel_python: Path, tmp_path: Path) -> None:

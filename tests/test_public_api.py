@@ -35,6 +35,7 @@ ADAPTER_ALLOWED = {
     "ssgateway.errors",
     "ssgateway.masking",
     "ssgateway.xmlsafe",
+    "ssgateway.partnerhttp",
     "ssgateway.soap",
     "ssgateway.testing",
 }

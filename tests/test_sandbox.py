@@ -42,6 +42,25 @@ def run(command: str) -> str:
     ).stdout
 
 
+def body(output: str) -> dict[str, object]:
+    """The JSON body of a curl answer (printed with or without its headers)."""
+    return json.loads(output.split("\n\n", 1)[1] if output.startswith("HTTP/") else output)
+
+
+def drained(metrics_command: str) -> None:
+    """Wait until the outbox has nothing pending or leased (the relays delivered the death notice)."""
+    for _ in range(200):
+        lines = run(metrics_command).splitlines()
+        waiting = [
+            line for line in lines
+            if line.startswith("ssgateway_outbox_deliveries{") and ('"pending"' in line or '"leased"' in line)
+        ]  # fmt: skip
+        if waiting and all(line.endswith(" 0.0") for line in waiting):
+            return
+        time.sleep(0.1)
+    raise AssertionError("the outbox did not drain")
+
+
 def test_sandbox_examples_work_as_printed(tmp_path: Path) -> None:
     proc, lines = start(tmp_path)
     try:
@@ -59,8 +78,19 @@ def test_sandbox_examples_work_as_printed(tmp_path: Path) -> None:
         assert first.split("\n\n", 1)[1] == second.split("\n\n", 1)[1]  # the same acceptance letter
         metrics = run(commands[2])
         assert 'ssgateway_requests_total{operation="transfer.submit",status="200"} 2.0' in metrics
+        # the death-notice story: June paid, a death reported, July's payment to that person rejected
+        june, death = body(run(commands[3])), body(run(commands[4]))
+        assert june["accepted"] == 3 and june["rejected"] == 0
+        assert death["duplicate"] is False and death["key"].startswith("death:")
+        assert [d["subscriber"] for d in death["deliveries"]] == ["henan", "guangdong", "bank", "medical"]
+        drained(commands[2])
+        assert body(run(commands[4]))["duplicate"] is False  # the same key: the stored answer, replayed
+        july = body(run(commands[5]))
+        first = july["statuses"][0]
+        assert (first["state"], first["reason_code"]) == ("rejected", "MD07") and july["accepted"] == 2
         generated = load_config(tmp_path / "generated.yaml")
-        assert set(generated.partners) >= {"henan", "guangdong"}
+        assert set(generated.partners) >= {"henan", "guangdong", "bank", "medical", "civil-affairs"}
+        assert generated.events.subscribers["deaths.notify"] == ("henan", "guangdong", "bank", "medical")
         assert yaml.safe_load((tmp_path / "generated.yaml").read_text())["api_keys"][0]["hash"].startswith(
             "sha256:"
         )

@@ -50,7 +50,9 @@ class AdapterContext:
         base_dir: directory of the configuration file; relative paths in adapter config resolve against it.
         logger: a logger named after the partner.
         services: runtime services an adapter may use, by name: ``"mappings"`` (the mapping catalog),
-            ``"store"`` (the gateway's store: idempotency, checkpoints), ``"clock"`` (None: the system's).
+            ``"store"`` (the gateway's store: idempotency, checkpoints), ``"clock"`` (None: the system's),
+            ``"events"`` (the gateway's event intake: ``notify(operation, event)`` and ``import_file``, for
+            adapters that bring events in).
     """
 
     partner: str

@@ -23,12 +23,15 @@ if TYPE_CHECKING:
     from ssgateway.registry import AdapterRegistry
 
 __all__ = [
+    "EVENT_OPERATIONS",
     "ApiKeyConfig",
     "BreakerConfig",
+    "BrokerConfig",
     "ConfigErrors",
     "DefaultsConfig",
     "DropSourceConfig",
     "DropsConfig",
+    "EventsConfig",
     "GatewayConfig",
     "LoggingConfig",
     "OutboxConfig",
@@ -196,6 +199,63 @@ class OutboxConfig(_Section):
     """Seconds between looks for due deliveries when there are none."""
 
 
+EVENT_OPERATIONS = ("deaths.notify", "survival.report")
+"""Operations the gateway records once and fans out to subscribers."""
+
+_SUBJECT = r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$"
+
+
+class BrokerConfig(_Section):
+    """A NATS JetStream stream that receives every canonical event, for consumers that subscribe."""
+
+    url: str = Field(pattern=r"^(nats|tls)://.+")
+    """`nats://host:4222` (or `tls://…`); credentials in the URL come from the environment (`${NAME}`)."""
+    stream: str = Field(default="SSGATEWAY_EVENTS", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    """The JetStream stream events are published to."""
+    subject_prefix: str = Field(default="ssgateway.events", pattern=_SUBJECT)
+    """Events go to `<subject_prefix>.<operation>`, e.g. `ssgateway.events.deaths.notify`."""
+    create_stream: bool = True
+    """Create the stream (file storage, subjects `<subject_prefix>.>`) when it does not exist; false
+    requires it to exist (created by whoever runs the broker)."""
+    duplicate_window: float = Field(default=86400.0, gt=0)
+    """Seconds JetStream remembers message ids (`Nats-Msg-Id`) of a stream it creates: a resend within it
+    is stored once. Make it longer than a delivery can keep being retried."""
+    name: str = Field(default="events-broker", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    """How the broker is named in the outbox (`ssgateway outbox list --partner …`), metrics and breakers;
+    must not be a partner's name."""
+    timeout: float = Field(default=5.0, gt=0)
+    """Seconds to connect, and to wait for JetStream's acknowledgement of one message."""
+
+
+class EventsConfig(_Section):
+    """Who hears of deaths and survival certifications: each is recorded once, then delivered once to each."""
+
+    subscribers: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    """Per event operation (`deaths.notify`, `survival.report`), the partners that receive it; each must
+    serve that operation."""
+    broker: BrokerConfig | None = None
+    """Also publish every event to a NATS JetStream stream."""
+    digest_key: SecretStr | None = None
+    """Key of the digests that name events (`death:<digest>`) in receipts, the outbox, logs and the
+    broker; set it from a secret, the same on every replica, and never change it (a changed key makes
+    repeats look new). Unset: an unkeyed SHA-256 digest, the one partners derive themselves."""
+
+    @field_validator("subscribers")
+    @classmethod
+    def _event_operations(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        for name, partners in value.items():
+            if name not in EVENT_OPERATIONS:
+                raise ValueError(f"{name!r} is not an event; events are {', '.join(EVENT_OPERATIONS)}")
+            if len(set(partners)) != len(partners):
+                raise ValueError(f"{name}: a subscriber is listed twice")
+        return value
+
+    @property
+    def configured(self) -> bool:
+        """Whether any event has a subscriber or a broker is set."""
+        return self.broker is not None or any(self.subscribers.values())
+
+
 class DefaultsConfig(_Section):
     """Policies every partner gets unless it overrides them."""
 
@@ -275,6 +335,8 @@ class GatewayConfig(_Section):
     """Extra directories of mapping files, searched before the shipped ones."""
     drops: DropsConfig = DropsConfig()
     """Contribution file drops."""
+    events: EventsConfig = EventsConfig()
+    """Event subscribers (deaths, survival certifications) and the broker events are published to."""
 
     _source: yamlfile.Located | None = PrivateAttr(default=None)
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
@@ -290,12 +352,14 @@ class GatewayConfig(_Section):
         return self._source
 
     def retry_for(self, partner: str) -> RetryConfig:
-        """The retry policy of a partner."""
-        return self.partners[partner].retry or self.defaults.retry
+        """The retry policy of a partner (the defaults for a name that is not a partner: the broker)."""
+        settings = self.partners.get(partner)
+        return (settings.retry if settings else None) or self.defaults.retry
 
     def breaker_for(self, partner: str) -> BreakerConfig:
-        """The breaker settings of a partner."""
-        return self.partners[partner].breaker or self.defaults.breaker
+        """The breaker settings of a partner (the defaults for a name that is not a partner: the broker)."""
+        settings = self.partners.get(partner)
+        return (settings.breaker if settings else None) or self.defaults.breaker
 
 
 class ConfigErrors(ConfigError):
@@ -329,7 +393,30 @@ def parse_config(doc: yamlfile.Located, *, env: dict[str, str] | None = None) ->
     config._source = doc
     if doc.file and not doc.file.startswith("<"):
         config._base_dir = Path(doc.file).resolve().parent
+    _raise_all(_event_errors(config, doc))
     return config
+
+
+def _event_errors(config: GatewayConfig, doc: yamlfile.Located) -> list[ConfigError]:
+    """Subscribers must be partners, the broker's name must not be one, events need an outbox."""
+    events = config.events
+    errors = [
+        doc.error(("events", "subscribers", operation, i), f"{name!r} is not a configured partner")
+        for operation, names in events.subscribers.items()
+        for i, name in enumerate(names)
+        if name not in config.partners
+    ]
+    if events.broker is not None and events.broker.name in config.partners:
+        taken = f"{events.broker.name!r} is a partner's name: pick another"
+        errors.append(doc.error(("events", "broker", "name"), taken))
+    if events.configured and config.store.url.split(":", 1)[0].lower() in ("redis", "rediss"):
+        errors.append(
+            doc.error(
+                ("store", "url"),
+                "events are recorded and fanned out through the outbox: use a SQLite or PostgreSQL store",
+            )
+        )
+    return errors
 
 
 def load_config(path: str | Path, *, env: dict[str, str] | None = None) -> GatewayConfig:
@@ -353,6 +440,7 @@ def validate_adapter_configs(config: GatewayConfig, registry: AdapterRegistry) -
     doc = config.source or yamlfile.Located(data=None, file="<config>")
     errors: list[ConfigError] = []
     validated: dict[str, BaseModel] = {}
+    served: dict[str, frozenset[str]] = {}
     for name, partner in config.partners.items():
         where = ("partners", name)
         try:
@@ -360,6 +448,7 @@ def validate_adapter_configs(config: GatewayConfig, registry: AdapterRegistry) -
         except SSGatewayError as exc:
             errors.append(doc.error((*where, "adapter"), exc.message))
             continue
+        served[name] = frozenset(partner.operations or adapter.operations)
         errors.extend(
             doc.error((*where, "operations"), f"adapter {partner.adapter!r} does not serve {op!r}")
             for op in partner.operations or ()
@@ -369,5 +458,14 @@ def validate_adapter_configs(config: GatewayConfig, registry: AdapterRegistry) -
             validated[name] = adapter.config_model.model_validate(partner.config)
         except ValidationError as exc:
             errors.extend(doc.validation_errors(exc, prefix=(*where, "config")))
+    errors.extend(
+        doc.error(
+            ("events", "subscribers", operation, i),
+            f"partner {name!r} ({config.partners[name].adapter}) does not serve {operation}",
+        )
+        for operation, names in config.events.subscribers.items()
+        for i, name in enumerate(names)
+        if name in served and operation not in served[name]  # unknown partners and adapters: reported before
+    )
     _raise_all(errors)
     return validated

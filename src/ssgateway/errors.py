@@ -11,7 +11,8 @@ Tree::
     │   └── MappingError                a mapping file is invalid (file, line, reason)
     ├── RecordRejected                  one input record is unusable: route it to rejects, go on
     ├── InputError                      a whole input (file, document) is unusable
-    │   └── XMLSecurityError            hostile or oversized XML refused
+    │   ├── XMLSecurityError            hostile XML refused (DOCTYPE, entities)
+    │   └── ResponseTooLarge            a partner's answer passed its size cap (after decompression)
     ├── RequestInvalid                  a canonical request failed validation (HTTP 400/422)
     ├── NotFound                        lookup failed: adapter, operation, route, person
     ├── AdapterError                    a partner exchange failed
@@ -41,6 +42,7 @@ __all__ = [
     "PermanentError",
     "RecordRejected",
     "RequestInvalid",
+    "ResponseTooLarge",
     "SSGatewayError",
     "StoreUnavailable",
     "TransientError",
@@ -141,6 +143,13 @@ class XMLSecurityError(InputError):
     """XML refused for safety: DOCTYPE, entities, external references, size limits."""
 
     default_code = "xml.forbidden"
+
+
+class ResponseTooLarge(InputError):
+    """A partner's answer is larger than allowed, decompressed or not (a compression bomb stops here)."""
+
+    default_code = "response.too_large"
+    http_status = 502
 
 
 class RequestInvalid(SSGatewayError):

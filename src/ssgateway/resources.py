@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ssgateway.errors import ConfigError
 
-__all__ = ["shipped_mappings_dir"]
+__all__ = ["shipped_contracts_dir", "shipped_mappings_dir"]
 
 _HERE = Path(__file__).resolve().parent
 
@@ -21,3 +21,8 @@ def shipped_mappings_dir() -> Path:
         if candidate.is_dir():
             return candidate
     raise ConfigError("the shipped mappings are missing from this installation (reinstall ssgateway)")
+
+
+def shipped_contracts_dir() -> Path:
+    """The directory of the contracts shipped inside the package (``ssgateway/contracts``): WSDLs, XSDs."""
+    return _HERE / "contracts"

@@ -1,7 +1,8 @@
 """The public SDK for adapter authors: everything an adapter may import from ssgateway.
 
 First-party adapters in ``adapters/`` import only from this module, :mod:`ssgateway.model`,
-:mod:`ssgateway.errors`, :mod:`ssgateway.masking`, :mod:`ssgateway.xmlsafe`, :mod:`ssgateway.soap` and
+:mod:`ssgateway.errors`, :mod:`ssgateway.masking`, :mod:`ssgateway.xmlsafe`, :mod:`ssgateway.partnerhttp`
+(HTTP to partners: TLS, capped bodies, failures classified), :mod:`ssgateway.soap` and
 :mod:`ssgateway.testing` (a test enforces it), so a third-party adapter can do everything they do.
 
 Besides the adapter protocol, the SDK carries the mapping engine's pieces an adapter uses to translate
@@ -34,6 +35,7 @@ from ssgateway.reliability import (
     open_store,
     parse_retry_after,
 )
+from ssgateway.resources import shipped_contracts_dir
 
 __all__ = [
     "OPERATIONS",
@@ -60,4 +62,5 @@ __all__ = [
     "parse_retry_after",
     "provenance_factory",
     "read_csv",
+    "shipped_contracts_dir",
 ]

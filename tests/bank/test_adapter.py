@@ -14,10 +14,16 @@ from tests.bank.batches import batch, instructions
 from tests.bank.conftest import Adapter
 from tests.soap.test_soap_tls import pki  # noqa: F401 - the fixture: a CA, a server and a client certificate
 
-from ssgateway.errors import OutcomeUnknown, PermanentError, TransientError, XMLSecurityError
+from ssgateway.errors import (
+    OutcomeUnknown,
+    PermanentError,
+    ResponseTooLarge,
+    TransientError,
+    XMLSecurityError,
+)
 from ssgateway.model import PaymentState, PaymentStatusQuery, PaymentSubmission
+from ssgateway.partnerhttp import TlsSettings
 from ssgateway.sdk import AdapterContext
-from ssgateway.soap import TlsSettings
 from ssgateway.testing import BankSimulator, Population
 from ssgateway.testing.faultplan import FaultKind
 from ssgateway_adapters.bank_iso20022 import BankIso20022Adapter, BankSettings
@@ -121,8 +127,8 @@ async def test_a_bank_that_refuses_duplicate_message_ids(population: Population,
         (FaultKind.RESET, {}, OutcomeUnknown, "partner.outcome_unknown"),
         (FaultKind.TRUNCATE, {}, OutcomeUnknown, "partner.outcome_unknown"),
         (FaultKind.MALFORMED, {}, OutcomeUnknown, "partner.unreadable_answer"),
-        (FaultKind.OVERSIZED, {"size": 2_000_000}, XMLSecurityError, "xml.too_large"),
-        (FaultKind.GZIP_BOMB, {"size": 50_000_000}, XMLSecurityError, "xml.too_large"),
+        (FaultKind.OVERSIZED, {"size": 2_000_000}, ResponseTooLarge, "response.too_large"),
+        (FaultKind.GZIP_BOMB, {"size": 50_000_000}, ResponseTooLarge, "response.too_large"),
         (
             FaultKind.BODY,
             {"body": b'<!DOCTYPE d [<!ENTITY e "x">]><d>&e;</d>'},

@@ -71,7 +71,7 @@ async def test_a_death_notice_stops_the_persons_next_payment(
         notice = death_of(person)
         first = await gw.enqueue("icbc", "deaths.notify", notice, notice.dedupe_key)
         receipt = await delivered(gw, first)
-        assert (reset.fired, down.fired, bank.calls["stop-list"]) == (1, 3, 4)
+        assert (reset.fired, down.fired, bank.calls["stop-list"]) == (1, 3, 5)
         assert receipt.duplicate is True  # the reset hid the first recording; the resend found it there
         assert receipt.key.startswith("death:") and person.citizen_id not in receipt.key
         # the same death reported again by another agency reaches the bank once more: recorded once

@@ -24,7 +24,9 @@ async def test_ten_thousand_payments_through_faults_are_booked_exactly_once(
     rules = [
         bank.faults.add(FaultKind.RESET, operations="pain.001", rate=0.2),  # booked, then the answer dropped
         bank.faults.add(FaultKind.HTTP_ERROR, operations="pain.001", rate=0.15, status=503),  # nothing booked
-        bank.faults.add(FaultKind.TRUNCATE, operations="pain.001", rate=0.1),  # booked, half an answer
+        bank.faults.add(
+            FaultKind.TRUNCATE, operations="pain.001", rate=0.25
+        ),  # booked, half an answer (drawn after the two above)
     ]
     b = batch(bank, batch_id="ZZ202406-ALL", items=instructions(bank, PAYMENTS, prefix="ZZ202406"))
     retry = {"attempts": 40, "deadline": 120, "initial_backoff": 0.01, "max_backoff": 0.05}

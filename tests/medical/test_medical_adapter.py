@@ -335,6 +335,7 @@ async def test_a_death_the_platform_had_is_a_duplicate(
     platform.business = lambda env: next(replies)
     first, again, told = [await adapter.call("deaths.notify", death) for _ in range(3)]
     assert [r.duplicate for r in (first, again, told)] == [False, True, True]  # type: ignore[attr-defined]
+    assert first.key == death.event_key  # type: ignore[attr-defined]  # the key the event intake uses
     with pytest.raises(NotFound):
         await adapter.call("deaths.notify", death)
     sent = [e for e in platform.envelopes if e["infno"] == "SD01"]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from ssgateway.soap import TlsSettings
+from ssgateway.partnerhttp import TlsSettings
 from ssgateway_adapters.medical_insurance import MedicalInsuranceConfig
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "adapters" / "medical-insurance.md"

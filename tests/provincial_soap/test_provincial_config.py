@@ -11,9 +11,10 @@ from ssgateway.config import load_config, validate_adapter_configs
 from ssgateway.errors import ConfigError
 from ssgateway.mapping import MappingCatalog
 from ssgateway.model import PersonQuery
+from ssgateway.partnerhttp import TlsSettings
 from ssgateway.registry import default_registry
 from ssgateway.sdk import AdapterContext
-from ssgateway.soap import FaultPolicy, TlsSettings, WsseSettings
+from ssgateway.soap import FaultPolicy, WsseSettings
 from ssgateway.testing.dialect import LOWERCASE_DIALECT
 from ssgateway_adapters.provincial_soap import OperationSettings, ProvincialSoapAdapter, ProvincialSoapConfig
 
@@ -24,15 +25,19 @@ def test_defaults_follow_the_reference_contract() -> None:
     config = ProvincialSoapConfig(endpoint=ENDPOINT)
     assert [
         (op.operation, op.request, op.response)
-        for op in map(config.resolved, ("person.lookup", "contributions.history", "transfer.certificate", "transfer.submit"))
+        for op in map(config.resolved, ("person.lookup", "contributions.history", "transfer.certificate", "transfer.submit", "deaths.notify", "survival.report"))
     ] == [
         ("QueryPerson", "provincial-soap/query-person-request", "provincial-soap/query-person"),
         ("QueryContributions", "provincial-soap/query-contributions-request", "provincial-soap/query-contributions"),
         ("IssueTransferCertificate", "provincial-soap/transfer-certificate-request", "provincial-soap/transfer-certificate"),
         ("AcceptTransfer", "provincial-soap/accept-transfer-request", "provincial-soap/accept-transfer"),
+        ("ChangeBenefit", "provincial-soap/death-change-request", "provincial-soap/benefit-change"),
+        ("ChangeBenefit", "provincial-soap/survival-change-request", "provincial-soap/benefit-change"),
     ]  # fmt: skip
     assert config.not_found_faults == ("Client.NotFound",) and config.count_element == "count"
-    assert ProvincialSoapAdapter.deduplicated == frozenset({"transfer.submit"})
+    assert ProvincialSoapAdapter.deduplicated == frozenset(
+        {"transfer.submit", "deaths.notify", "survival.report"}
+    )
 
 
 def test_a_mapping_set_and_overrides() -> None:
@@ -150,7 +155,7 @@ async def start(tmp_path: Path, **config: object) -> ProvincialSoapAdapter:
         (
             {"operations": {"transfer.submit": {"operation": "AcceptTransfers"}}},
             "operations.transfer.submit.operation",
-            "has no operation 'AcceptTransfers'; it has AcceptTransfer, IssueTransferCertificate",
+            "has no operation 'AcceptTransfers'; it has AcceptTransfer, ChangeBenefit, IssueTransferCertificate",
         ),
         (  # the lower-case province's WSDL with the reference mappings
             {"wsdl": "sandbox/lowercase/v1/provincial.wsdl"},

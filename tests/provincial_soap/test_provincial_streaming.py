@@ -6,7 +6,7 @@ import tracemalloc
 
 import pytest
 
-from ssgateway.errors import XMLSecurityError
+from ssgateway.errors import ResponseTooLarge
 from ssgateway.model import ContributionRecord, HistoryQuery
 from ssgateway.sdk import AdapterContext
 from ssgateway.testing.dialect import REFERENCE_DIALECT as GI
@@ -56,7 +56,7 @@ async def test_an_endless_history_is_mapped_with_flat_memory(
         )
         tracemalloc.start()
         try:
-            with pytest.raises(XMLSecurityError, match="larger than the limit"):
+            with pytest.raises(ResponseTooLarge, match="larger than the limit"):
                 async for item in adapter.iter_history(HistoryQuery(citizen_id=mover.citizen_id)):
                     assert isinstance(item, ContributionRecord)
                     records += 1

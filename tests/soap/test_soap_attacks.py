@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ssgateway.errors import ConfigError, InputError, SSGatewayError, XMLSecurityError
+from ssgateway.errors import ConfigError, InputError, ResponseTooLarge, SSGatewayError, XMLSecurityError
 from ssgateway.soap import SoapClient, SoapSettings, load_contract
 from ssgateway.testing.canary import Canary
 from ssgateway.testing.dialect import REFERENCE_DIALECT
@@ -192,12 +192,12 @@ async def test_a_gzip_bomb_stops_at_the_cap_with_bounded_memory(
     async with SoapClient(settings) as client:
         tracemalloc.start()
         try:
-            with pytest.raises(XMLSecurityError, match="larger than the limit") as caught:
+            with pytest.raises(ResponseTooLarge, match="larger than the limit") as caught:
                 await client.call("QueryPerson", AAC002=henan_person.citizen_id)
             _, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()
-    assert caught.value.code == "xml.too_large"
+    assert caught.value.code == "response.too_large"
     assert peak < 3 * cap, f"peak {peak} bytes while reading a bomb capped at {cap}"
 
 
@@ -218,7 +218,7 @@ async def test_a_streamed_gzip_bomb_stops_at_the_cap_with_flat_memory(
     async with SoapClient(settings) as client:
         tracemalloc.start()
         try:
-            with pytest.raises(XMLSecurityError, match="larger than the limit"):
+            with pytest.raises(ResponseTooLarge, match="larger than the limit"):
                 async with client.stream(
                     "QueryContributions", REFERENCE_DIALECT.tag("row"), AAC002=henan_person.citizen_id
                 ) as rows:

@@ -10,7 +10,14 @@ import httpx
 import pytest
 import respx
 
-from ssgateway.errors import InputError, OutcomeUnknown, PermanentError, TransientError, XMLSecurityError
+from ssgateway.errors import (
+    InputError,
+    OutcomeUnknown,
+    PermanentError,
+    ResponseTooLarge,
+    TransientError,
+    XMLSecurityError,
+)
 from ssgateway.soap import SoapClient, SoapSettings, WsseSettings, check_username_token
 from ssgateway.testing.dialect import REFERENCE_DIALECT
 from ssgateway.testing.envelopes import EnvelopeWriter
@@ -190,7 +197,7 @@ async def test_unusable_answers_are_input_errors(
 async def test_the_answer_size_is_capped(mock: respx.MockRouter) -> None:
     mock.post(URL).mock(return_value=httpx.Response(200, content=ACCEPTED + b" " * 5000))
     async with SoapClient(SoapSettings(endpoint=URL, max_response_bytes=4096)) as client:
-        with pytest.raises(XMLSecurityError, match="larger than the limit of 4096"):
+        with pytest.raises(ResponseTooLarge, match="larger than the limit of 4096"):
             await accept(client)
 
 

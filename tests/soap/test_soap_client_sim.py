@@ -7,7 +7,13 @@ from decimal import Decimal
 
 import pytest
 
-from ssgateway.errors import InputError, OutcomeUnknown, PermanentError, TransientError, XMLSecurityError
+from ssgateway.errors import (
+    InputError,
+    OutcomeUnknown,
+    PermanentError,
+    ResponseTooLarge,
+    TransientError,
+)
 from ssgateway.model import ContributionRecord, TransferCertificate
 from ssgateway.soap import SoapClient, SoapSettings, WsseSettings, record_texts
 from ssgateway.testing.dialect import LOWERCASE_DIALECT, REFERENCE_DIALECT
@@ -154,7 +160,7 @@ async def test_a_reset_after_the_ledger_committed_is_outcome_unknown_and_a_resen
         (FaultKind.RESET, {}, OutcomeUnknown),
         (FaultKind.BLACKHOLE, {}, OutcomeUnknown),
         (FaultKind.MALFORMED, {}, InputError),
-        (FaultKind.OVERSIZED, {"size": 17 * 1024 * 1024}, XMLSecurityError),
+        (FaultKind.OVERSIZED, {"size": 17 * 1024 * 1024}, ResponseTooLarge),
     ],
     ids=[
         "busy",

@@ -7,13 +7,8 @@ import pytest
 from lxml import etree
 
 from ssgateway.errors import ConfigError, RequestInvalid, XMLSecurityError
-from ssgateway.soap import (
-    ZEEP_SETTINGS,
-    ContractLoader,
-    clear_contract_cache,
-    load_contract,
-    shipped_contracts_dir,
-)
+from ssgateway.resources import shipped_contracts_dir
+from ssgateway.soap import ZEEP_SETTINGS, ContractLoader, clear_contract_cache, load_contract
 from ssgateway.testing.dialect import CANONICAL_NAMES, LOWERCASE_DIALECT, REFERENCE_DIALECT, Dialect
 
 NS = "urn:ssgateway:golden-insurance:v1"
@@ -27,11 +22,12 @@ def test_zeep_runs_with_every_protection_on() -> None:
     assert ZEEP_SETTINGS.xml_huge_tree is False
 
 
-def test_the_shipped_contract_has_the_four_operations() -> None:
+def test_the_shipped_contract_has_the_five_operations() -> None:
     contract = load_contract("provincial/v1/provincial.wsdl")
     assert contract.path.is_relative_to(shipped_contracts_dir())
     assert contract.operations == (
         "AcceptTransfer",
+        "ChangeBenefit",
         "IssueTransferCertificate",
         "QueryContributions",
         "QueryPerson",

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from ssgateway.errors import ConfigError, TransientError
-from ssgateway.soap import SoapClient, SoapSettings, TlsSettings
+from ssgateway.partnerhttp import TlsSettings
+from ssgateway.soap import SoapClient, SoapSettings
 from ssgateway.testing.dialect import REFERENCE_DIALECT
 from ssgateway.testing.envelopes import EnvelopeWriter
 

@@ -16,7 +16,7 @@ from lxml import etree
 
 from ssgateway.errors import PermanentError
 from ssgateway.masking import mask_text
-from ssgateway.soap import shipped_contracts_dir
+from ssgateway.sdk import shipped_contracts_dir
 from ssgateway.xmlsafe import hardened_parser
 
 __all__ = ["CAMT054", "PAIN001", "PAIN002", "namespace", "schema", "validate"]

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from ssgateway.soap import TlsSettings
+from ssgateway.partnerhttp import TlsSettings
 
 __all__ = ["BankSettings", "FlatFileSettings", "InitiatingParty"]
 

@@ -27,11 +27,12 @@ __all__ = ["StopList", "survival_key"]
 
 
 def survival_key(certification: SurvivalCertification) -> str:
-    """The dedupe key of a certification: the person, when it was done, and its result."""
-    return (
-        f"survival:{certification.citizen_id.reveal()}:{certification.certified_at.isoformat()}:"
-        f"{certification.result.value}"
-    )
+    """The dedupe key of a certification: the person, when it was done, and its result.
+
+    The model's own key (``SurvivalCertification.dedupe_key``), so the bank's event ids agree with the
+    gateway's event keys: without a ``digest_key`` both are ``survival:<the same digest>``.
+    """
+    return certification.dedupe_key
 
 
 class StopList:

@@ -7,7 +7,7 @@ when the platform says it expired) and a signature from a pluggable signer (SM3 
 ``docs/adapters/medical-insurance.md``.
 """
 
-from ssgateway_adapters.medical_insurance.adapter import SIGN_IN, MedicalInsuranceAdapter, death_event_key
+from ssgateway_adapters.medical_insurance.adapter import SIGN_IN, MedicalInsuranceAdapter
 from ssgateway_adapters.medical_insurance.config import (
     DeathReportSettings,
     ErrorSettings,
@@ -59,7 +59,6 @@ __all__ = [
     "StatusSettings",
     "Unsigned",
     "build_envelope",
-    "death_event_key",
     "signing_bytes",
     "sm3_hexdigest",
 ]

@@ -8,7 +8,6 @@ fresh msgid (:mod:`.msgid`), the current session number (:mod:`.session`) and a 
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -59,15 +58,10 @@ from ssgateway_adapters.medical_insurance.signing import (
 )
 from ssgateway_adapters.medical_insurance.transport import PlatformTransport
 
-__all__ = ["SIGN_IN", "MedicalInsuranceAdapter", "death_event_key"]
+__all__ = ["SIGN_IN", "MedicalInsuranceAdapter"]
 
 SIGN_IN = "9001"
 """Transaction number of sign-in."""
-
-
-def death_event_key(notice: DeathNotice) -> str:
-    """The event key of a death notice with its personal part replaced by a digest."""
-    return "death:" + hashlib.sha256(notice.dedupe_key.encode("utf-8")).hexdigest()[:32]
 
 
 class MedicalInsuranceAdapter(BaseAdapter):
@@ -328,4 +322,4 @@ class MedicalInsuranceAdapter(BaseAdapter):
             raise self._errors.error(
                 answer, who=self._who(infno), partner=self.context.partner, not_found_code="person.not_found"
             )
-        return NoticeReceipt(key=death_event_key(request), duplicate=duplicate, received_at=datetime.now(UTC))
+        return NoticeReceipt(key=request.event_key, duplicate=duplicate, received_at=datetime.now(UTC))

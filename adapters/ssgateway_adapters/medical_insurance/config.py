@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from ssgateway.soap import TlsSettings
+from ssgateway.partnerhttp import TlsSettings
 
 __all__ = [
     "DeathReportSettings",

@@ -9,6 +9,12 @@ mapping set and configuration.
 ``QueryContributions`` answers are streamed row by row through the compiled mapping (never zeep objects);
 rows that do not validate become ``ContributionHistory.rejections``. ``AcceptTransfer`` is deduplicated by
 the province on the certificate number, so ``transfer.submit`` may be resent after an ambiguous failure.
+
+``deaths.notify`` and ``survival.report`` (delivered by the gateway's event fan-out) are ``ChangeBenefit``:
+a death stops the benefit (AAE160 451 asked; the province, which knows whether the person is retired,
+records 211 for a death in service), a certification suspends (421) or resumes (431) it. Each carries the
+event key, on which the province keeps one change, so both may be resent too. A province that does not
+know the person answers not-found: the receipt says ``not_known`` and the delivery is done.
 """
 
 from __future__ import annotations
@@ -33,11 +39,15 @@ from ssgateway.errors import (
 from ssgateway.model import (
     ContributionHistory,
     ContributionRecord,
+    DeathNotice,
+    DeliveryReceipt,
     HistoryQuery,
+    NoticeReceipt,
     PersonQuery,
     PersonRecord,
     Provenance,
     RecordRejection,
+    SurvivalCertification,
     TransferAcceptance,
     TransferCertificate,
     TransferCertificateRequest,
@@ -52,8 +62,14 @@ from ssgateway.sdk import (
     handles,
     provenance_factory,
 )
-from ssgateway.soap import SOAP11_ENV, SoapClient, SoapStream, load_contract
-from ssgateway_adapters.provincial_soap.config import OPERATION_DEFAULTS, OperationName, ProvincialSoapConfig
+from ssgateway.soap import SOAP11_ENV, Contract, SoapClient, SoapStream, load_contract
+from ssgateway_adapters.provincial_soap.config import (
+    OPERATION_DEFAULTS,
+    OPTIONAL_OPERATIONS,
+    OperationName,
+    ProvincialSoapConfig,
+    ResolvedOperation,
+)
 from ssgateway_adapters.provincial_soap.elements import find_record, local_name, request_params
 from ssgateway_adapters.provincial_soap.exchange import Exchange, prepare_exchange
 
@@ -63,23 +79,25 @@ _BODY_CHILDREN = f"{{{SOAP11_ENV}}}Body/*"
 
 
 class ProvincialSoapAdapter(BaseAdapter):
-    """The ``provincial-soap`` adapter: four canonical operations from a province's SOAP service.
+    """The ``provincial-soap`` adapter: a province's SOAP service for six canonical operations.
 
-    Serves ``person.lookup``, ``contributions.history``, ``transfer.certificate`` and ``transfer.submit``
-    (see the module). The runtime builds it from a :class:`ProvincialSoapConfig`; :meth:`start` loads the
-    contract and compiles the mappings from ``context.services["mappings"]`` (the shipped ones by default).
+    Serves ``person.lookup``, ``contributions.history``, ``transfer.certificate``, ``transfer.submit``,
+    ``deaths.notify`` and ``survival.report`` (see the module). The runtime builds it from a
+    :class:`ProvincialSoapConfig`; :meth:`start` loads the contract and compiles the mappings from
+    ``context.services["mappings"]`` (the shipped ones by default).
     """
 
     name = "provincial-soap"
     version = "1.0"
     config_model = ProvincialSoapConfig
-    deduplicated = frozenset({"transfer.submit"})
+    deduplicated = frozenset({"transfer.submit", "deaths.notify", "survival.report"})
     config: ProvincialSoapConfig
 
     def __init__(self, config: ProvincialSoapConfig, context: AdapterContext) -> None:
         super().__init__(config, context)
         self._client: SoapClient | None = None
         self._exchanges: dict[str, Exchange] = {}
+        self._unserved: dict[str, str] = {}
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -111,18 +129,45 @@ class ProvincialSoapAdapter(BaseAdapter):
         )
         catalog = self.context.services.get("mappings") or MappingCatalog()
         names = cast("tuple[OperationName, ...]", tuple(OPERATION_DEFAULTS))
-        exchanges: dict[str, Exchange] = {
-            name: prepare_exchange(self.config.resolved(name), contract, catalog, self._config_error)
-            for name in names
-        }
+        exchanges: dict[str, Exchange] = {}
+        for name in names:
+            resolved = self.config.resolved(name)
+            missing = self._missing(name, resolved, contract, catalog)
+            if missing is not None:
+                self._unserved[name] = missing
+                self.context.logger.warning("%s is not served by %s: %s", name, self.context.partner, missing)
+                continue
+            exchanges[name] = prepare_exchange(resolved, contract, catalog, self._config_error)
         self._client = SoapClient(settings, partner=self.context.partner, contract=contract)
         self._exchanges = exchanges
+
+    def _missing(
+        self, name: str, resolved: ResolvedOperation, contract: Contract, catalog: MappingCatalog
+    ) -> str | None:
+        """Why an optional operation (the events) cannot be served by this province, if it cannot.
+
+        A province onboarded before ``ChangeBenefit`` existed — no such operation in its WSDL, or no
+        mappings for it in its set — still starts; only what is configured explicitly must be complete.
+        """
+        if name not in OPTIONAL_OPERATIONS or name in self.config.operations:
+            return None
+        if resolved.operation not in contract.operations:
+            return f"the contract {contract.path.name} has no operation {resolved.operation}"
+        for ref in (resolved.request, resolved.response):
+            try:
+                catalog.resolve(ref)
+            except NotFound:
+                return f"the mapping set has no {ref}"
+        return None
 
     async def check(self) -> Health:
         """Ready once started: the contract is loaded and every mapping compiled against it."""
         if self._client is None:
             return Health(ok=False, detail="not started")
-        return Health(ok=True, detail=f"{self.client.contract.path.name} at {self.config.endpoint}")
+        detail = f"{self.client.contract.path.name} at {self.config.endpoint}"
+        if self._unserved:
+            detail += "; not served: " + ", ".join(sorted(self._unserved))
+        return Health(ok=True, detail=detail)
 
     async def close(self) -> None:
         """Close the HTTP connections."""
@@ -141,6 +186,12 @@ class ProvincialSoapAdapter(BaseAdapter):
     def _exchange(self, name: str) -> Exchange:
         if not self._exchanges:
             self.client  # noqa: B018 - raises the "not started" error
+        if name in self._unserved:
+            raise PermanentError(
+                f"{self.context.partner} does not serve {name}: {self._unserved[name]}",
+                partner=self.context.partner,
+                code="operation.unsupported",
+            )
         return self._exchanges[name]
 
     def _served(self, region: object) -> None:
@@ -242,6 +293,33 @@ class ProvincialSoapAdapter(BaseAdapter):
             if getattr(acceptance, key) is None
         }
         return acceptance.model_copy(update=regions)
+
+    @handles("deaths.notify")
+    async def death(self, request: DeathNotice) -> NoticeReceipt:
+        """``ChangeBenefit`` 451: stop the benefit (the province records 211 for a death in service)."""
+        return await self._change("deaths.notify", request, request.event_key)
+
+    @handles("survival.report")
+    async def survival(self, request: SurvivalCertification) -> NoticeReceipt:
+        """``ChangeBenefit`` 421 (not certified: suspend) or 431 (certified: resume)."""
+        return await self._change("survival.report", request, request.event_key)
+
+    async def _change(self, name: str, request: BaseModel, key: str) -> NoticeReceipt:
+        exchange = self._exchange(name)
+        partner = self.context.partner
+        try:
+            payload = await self._call(exchange, request)
+        except NotFound:
+            # the province does not know the person, or pays them nothing: there is nothing to change here
+            nothing = DeliveryReceipt(subscriber=partner, delivery_id="", state="not_known")
+            return NoticeReceipt(
+                key=key, duplicate=False, received_at=datetime.now(UTC), deliveries=(nothing,)
+            )
+        receipt: NoticeReceipt = self._single(exchange, payload)
+        if receipt.key != key:
+            raise self._invalid(exchange, "it names another event")
+        named = tuple(d.model_copy(update={"subscriber": partner}) for d in receipt.deliveries)
+        return receipt.model_copy(update={"deliveries": named})
 
     @handles("contributions.history")
     async def history(self, request: HistoryQuery) -> ContributionHistory:

@@ -19,6 +19,7 @@ from ssgateway.soap import SoapSettings
 
 __all__ = [
     "OPERATION_DEFAULTS",
+    "OPTIONAL_OPERATIONS",
     "OperationDefaults",
     "OperationName",
     "OperationSettings",
@@ -26,7 +27,14 @@ __all__ = [
     "ResolvedOperation",
 ]
 
-OperationName = Literal["person.lookup", "contributions.history", "transfer.certificate", "transfer.submit"]
+OperationName = Literal[
+    "person.lookup",
+    "contributions.history",
+    "transfer.certificate",
+    "transfer.submit",
+    "deaths.notify",
+    "survival.report",
+]
 """The canonical operations the adapter serves."""
 
 
@@ -51,8 +59,13 @@ OPERATION_DEFAULTS: dict[str, OperationDefaults] = {
         "IssueTransferCertificate", "transfer-certificate-request", "transfer-certificate"
     ),
     "transfer.submit": OperationDefaults("AcceptTransfer", "accept-transfer-request", "accept-transfer"),
+    "deaths.notify": OperationDefaults("ChangeBenefit", "death-change-request", "benefit-change"),
+    "survival.report": OperationDefaults("ChangeBenefit", "survival-change-request", "benefit-change"),
 }
 """Per canonical operation: the reference WSDL operation and the names of its mappings in a set."""
+
+OPTIONAL_OPERATIONS = frozenset({"deaths.notify", "survival.report"})
+"""Served only when the province's contract and mapping set have them (or they are configured)."""
 
 
 class OperationSettings(BaseModel):
@@ -93,7 +106,8 @@ class ProvincialSoapConfig(SoapSettings):
     contract's; `provincial-soap-lowercase` the lower-case sandbox province's)."""
     operations: dict[OperationName, OperationSettings] = Field(default_factory=dict)
     """Per canonical operation (`person.lookup`, `contributions.history`, `transfer.certificate`,
-    `transfer.submit`): another WSDL operation or other mappings than the set's."""
+    `transfer.submit`, `deaths.notify`, `survival.report`): another WSDL operation or other mappings than
+    the set's."""
     not_found_faults: tuple[str, ...] = ("Client.NotFound",)
     """Fault codes (local part) meaning the province does not know the person or certificate asked for:
     `person.lookup` and `transfer.certificate` answer `NotFound` (404), `contributions.history` an empty

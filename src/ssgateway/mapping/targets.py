@@ -30,6 +30,7 @@ TARGETS: dict[str, type[BaseModel]] = {
             m.PaymentStatusQuery,
             m.PaymentStatusReport,
             m.PaymentSubmission,
+            m.NoticeReceipt,
         )
     },
 }

@@ -1,8 +1,14 @@
-"""Life events reported by other agencies: deaths and survival certifications."""
+"""Life events reported by other agencies: deaths and survival certifications.
+
+Each event has a *dedupe key* — what makes two reports the same event — and an *event key*, the dedupe
+key with its personal part replaced by a digest, which is what travels in logs, outbox keys, broker
+message ids and partners' dedupe fields.
+"""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import hashlib
+from datetime import UTC, date, datetime
 
 from pydantic import Field, model_validator
 
@@ -10,7 +16,16 @@ from ssgateway.model.base import Entity
 from ssgateway.model.codes import EvidenceType, SurvivalResult
 from ssgateway.model.identifiers import CitizenId, PersonName, RegionCode
 
-__all__ = ["DeathNotice", "SurvivalCertification"]
+__all__ = ["DeathNotice", "SurvivalCertification", "event_digest"]
+
+
+def event_digest(dedupe_key: str) -> str:
+    """The unkeyed digest of a dedupe key (24 hex digits) that event keys carry instead of personal data.
+
+    Unkeyed, so every partner derives the same key from the same event; a deployment that must not let
+    log readers test guesses sets ``events.digest_key`` and the gateway uses a keyed digest instead.
+    """
+    return hashlib.sha256(dedupe_key.encode("utf-8")).hexdigest()[:24]
 
 
 class DeathNotice(Entity):
@@ -38,6 +53,11 @@ class DeathNotice(Entity):
         """Same person, same death: the same notice, whoever reports it and however often."""
         return f"death:{self.citizen_id.reveal()}:{self.date_of_death.isoformat()}"
 
+    @property
+    def event_key(self) -> str:
+        """``death:<digest of the dedupe key>``: names the event without personal data."""
+        return f"death:{event_digest(self.dedupe_key)}"
+
 
 class SurvivalCertification(Entity):
     """The result of a survival (eligibility) certification of a benefit recipient."""
@@ -50,3 +70,19 @@ class SurvivalCertification(Entity):
     method: str | None = Field(default=None, max_length=50)
     """How it was checked: face recognition, data comparison, in person."""
     valid_until: date | None = None
+
+    @property
+    def dedupe_key(self) -> str:
+        """Same person, same certification time, same result: the same event however often it is reported.
+
+        An aware ``certified_at`` is taken in UTC, so one instant written with two offsets is one event.
+        """
+        moment = self.certified_at
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC)
+        return f"survival:{self.citizen_id.reveal()}:{moment.isoformat()}:{self.result.value}"
+
+    @property
+    def event_key(self) -> str:
+        """``survival:<digest of the dedupe key>``: names the event without personal data."""
+        return f"survival:{event_digest(self.dedupe_key)}"

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from pydantic import BaseModel, ValidationError
 
@@ -54,9 +54,13 @@ from ssgateway.reliability import (
     is_resendable,
     store_from_config,
 )
+from ssgateway.runtime.events import EventIntake
 from ssgateway.runtime.fanout import duplicate_enrollments, gather_history
 from ssgateway.runtime.metrics import GatewayMetrics
 from ssgateway.runtime.router import Route, Router
+
+if TYPE_CHECKING:
+    from ssgateway.runtime.broker import JetStreamPublisher
 
 __all__ = ["CallResult", "Gateway", "ReplayedError", "Special"]
 
@@ -97,8 +101,22 @@ async def _duplicates(gateway: Gateway, request: BaseModel) -> BaseModel:
     return await duplicate_enrollments(request, gateway.router, gateway.call_partner)  # type: ignore[arg-type]
 
 
-SPECIALS: dict[str, Special] = {"contributions.history": _history, "enrollment.duplicates": _duplicates}
-"""Operations the runtime performs itself; extensions (event fan-out) add theirs here."""
+async def _deaths(gateway: Gateway, request: BaseModel) -> BaseModel:
+    return await gateway.events.notify("deaths.notify", request)
+
+
+async def _survival(gateway: Gateway, request: BaseModel) -> BaseModel:
+    return await gateway.events.notify("survival.report", request)
+
+
+SPECIALS: dict[str, Special] = {
+    "contributions.history": _history,
+    "enrollment.duplicates": _duplicates,
+    "deaths.notify": _deaths,
+    "survival.report": _survival,
+}
+"""Operations the runtime performs itself: merges across partners, and events recorded once and fanned out
+to their subscribers (:mod:`ssgateway.runtime.events`)."""
 
 
 class Gateway:
@@ -134,6 +152,8 @@ class Gateway:
         self._relays: list[asyncio.Task[Any]] = []
         self._stop = asyncio.Event()
         self._started = False
+        self._events: EventIntake | None = None
+        self._broker: JetStreamPublisher | None = None
         self.specials: dict[str, Special] = dict(SPECIALS)
 
     @classmethod
@@ -154,6 +174,13 @@ class Gateway:
             raise ConfigError("the gateway is not started: use `async with gateway` first")
         return self._store
 
+    @property
+    def events(self) -> EventIntake:
+        """Where deaths and survival certifications are recorded and fanned out (after start)."""
+        if self._events is None:
+            raise ConfigError("the gateway is not started: use `async with gateway` first")
+        return self._events
+
     async def start(self) -> None:
         """Validate adapter settings, start every adapter, open the store, start the outbox relays."""
         if self._started:
@@ -163,14 +190,21 @@ class Gateway:
         try:
             if self._store is None:
                 self._store = store_from_config(self.config, clock=self.clock)
+            self._start_events()
             for name, partner in self.config.partners.items():
                 cls = self.registry.get(partner.adapter)
+                services = {
+                    "mappings": self.catalog,
+                    "clock": self.clock,
+                    "store": self._store,
+                    "events": self._events,
+                }
                 context = AdapterContext(
                     partner=name,
                     regions=partner.regions,
                     base_dir=self.config.base_dir,
                     logger=logging.getLogger(f"ssgateway.partner.{name}"),
-                    services={"mappings": self.catalog, "clock": self.clock, "store": self._store},
+                    services=services,
                 )
                 adapter = cls(settings[name], context)
                 await adapter.start()
@@ -188,6 +222,18 @@ class Gateway:
             "gateway started",
             extra={"partners": sorted(self.adapters), "store": self.config.store.url.split(":", 1)[0]},
         )
+
+    def _start_events(self) -> None:
+        deduplicated = {
+            name: self.registry.get(partner.adapter).deduplicated
+            for name, partner in self.config.partners.items()
+        }
+        self._events = EventIntake(self.config, self.store, deduplicated, clock=self.clock)
+        broker = self.config.events.broker
+        if broker is not None:
+            from ssgateway.runtime.broker import JetStreamPublisher  # the NATS client only when used
+
+            self._broker = JetStreamPublisher(broker)
 
     def _start_relays(self) -> None:
         outbox_settings = self.config.outbox
@@ -218,6 +264,10 @@ class Gateway:
             except Exception:
                 log.warning("adapter %s failed to close", name, exc_info=True)
         self.adapters.clear()
+        if self._broker is not None:
+            await self._broker.close()
+            self._broker = None
+        self._events = None
         if self._store is not None:
             await self._store.close()
             self._store = None
@@ -378,6 +428,8 @@ class Gateway:
             raise OutcomeUnknown(message, partner=partner, code="partner.timeout") from None
 
     async def _send_delivery(self, delivery: Delivery) -> Any:
+        if self._broker is not None and delivery.partner == self._broker.name:
+            return await self._broker.publish(delivery)
         op = get_operation(delivery.operation)
         request = op.request.model_validate(delivery.payload)
         adapter = self.adapters.get(delivery.partner)

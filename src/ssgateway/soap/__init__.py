@@ -10,7 +10,6 @@
 See ``docs/adapters/provincial-soap.md`` for the security settings.
 """
 
-from ssgateway.soap.body import BodyDecoder, read_body
 from ssgateway.soap.client import SoapClient, SoapStream
 from ssgateway.soap.contract import (
     ZEEP_SETTINGS,
@@ -18,18 +17,16 @@ from ssgateway.soap.contract import (
     ContractLoader,
     clear_contract_cache,
     load_contract,
-    shipped_contracts_dir,
 )
 from ssgateway.soap.faults import FaultPolicy, SoapFault, find_fault
 from ssgateway.soap.namespaces import SOAP11_ENV
-from ssgateway.soap.settings import SoapSettings, TlsSettings, WsseSettings
+from ssgateway.soap.settings import SoapSettings, WsseSettings
 from ssgateway.soap.streaming import RecordStream, iter_records, record_texts
 from ssgateway.soap.wsse import UsernameToken, check_username_token
 
 __all__ = [
     "SOAP11_ENV",
     "ZEEP_SETTINGS",
-    "BodyDecoder",
     "Contract",
     "ContractLoader",
     "FaultPolicy",
@@ -38,7 +35,6 @@ __all__ = [
     "SoapFault",
     "SoapSettings",
     "SoapStream",
-    "TlsSettings",
     "UsernameToken",
     "WsseSettings",
     "check_username_token",
@@ -46,7 +42,5 @@ __all__ = [
     "find_fault",
     "iter_records",
     "load_contract",
-    "read_body",
     "record_texts",
-    "shipped_contracts_dir",
 ]

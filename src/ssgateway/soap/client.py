@@ -1,9 +1,10 @@
 """A hardened SOAP 1.1 client: zeep builds and reads messages, httpx carries them, we decide what to trust.
 
 zeep never touches the network here. Envelopes are built from the shared :class:`~ssgateway.soap.Contract`,
-signed with a WS-Security UsernameToken when configured, and sent with ``httpx.AsyncClient``. Answers are
-read from the raw stream under a size cap (decompressed by us, capped again), parsed with the hardened
-settings, and turned into our errors:
+signed with a WS-Security UsernameToken when configured, and sent through
+:class:`~ssgateway.partnerhttp.PartnerHttp`, which reads answers under a size cap (decompressed by us,
+capped again) and classifies transport failures like every other partner's. Answers are parsed with the
+hardened settings and turned into our errors:
 
 ===========================================  ==============================================
 what happened                                raised
@@ -15,7 +16,7 @@ other HTTP 5xx without a SOAP fault          ``OutcomeUnknown``
 other HTTP status without a SOAP fault       ``PermanentError``
 ``soap:Fault`` ``Server.Busy``/``.Timeout``  ``TransientError`` (policy: ``FaultPolicy``)
 ``soap:Fault`` ``Client.*`` and others       ``PermanentError``
-answer too large (after decompression)       ``XMLSecurityError`` (code ``xml.too_large``)
+answer too large (after decompression)       ``ResponseTooLarge`` (code ``response.too_large``)
 DOCTYPE in the answer                        ``XMLSecurityError``
 malformed XML, not a SOAP 1.1 envelope       ``InputError``
 ===========================================  ==============================================
@@ -25,26 +26,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
-import functools
 import logging
-import ssl
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 
 import httpx
 from lxml import etree
 
-from ssgateway._version import __version__
-from ssgateway.errors import AdapterError, InputError, OutcomeUnknown, PermanentError, TransientError
+from ssgateway.errors import AdapterError, InputError
 from ssgateway.masking import mask_text
-from ssgateway.soap.body import read_body
+from ssgateway.partnerhttp import PartnerHttp, RequestProgress, read_body
+from ssgateway.reliability.retry import parse_retry_after
 from ssgateway.soap.contract import Contract, load_contract
 from ssgateway.soap.faults import find_fault
 from ssgateway.soap.namespaces import SOAP11_ENV
-from ssgateway.soap.settings import SoapSettings, TlsSettings
+from ssgateway.soap.settings import SoapSettings
 from ssgateway.soap.streaming import RecordStream
 from ssgateway.xmlsafe import parse_xml
 
@@ -53,45 +50,6 @@ __all__ = ["SoapClient", "SoapStream"]
 _log = logging.getLogger("ssgateway.soap")
 _ENVELOPE = f"{{{SOAP11_ENV}}}Envelope"
 _BODY = f"{{{SOAP11_ENV}}}Body"
-_SENT_AFTER = (httpx.ReadError, httpx.ReadTimeout, httpx.RemoteProtocolError)
-
-
-@functools.cache
-def _default_tls() -> ssl.SSLContext:
-    # One context for every client without TLS settings: loading the trust store costs ~20 ms a time.
-    return TlsSettings().ssl_context()
-
-
-class _Progress:
-    """httpcore's ``trace`` extension tells exactly when the request body has been sent."""
-
-    __slots__ = ("sent", "traced")
-
-    def __init__(self) -> None:
-        self.sent = False
-        self.traced = False
-
-    async def __call__(self, name: str, info: dict[str, Any]) -> None:
-        self.traced = True
-        if name.endswith("send_request_body.complete"):
-            self.sent = True
-
-    def was_sent(self, exc: BaseException | None) -> bool:
-        # Transports without tracing (mocks, other backends): judge by the kind of failure.
-        return self.sent if self.traced else isinstance(exc, _SENT_AFTER)
-
-
-def _retry_after(headers: httpx.Headers) -> float | None:
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    if value.strip().isdigit():
-        return float(value.strip())
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _payload(envelope: etree._Element, what: str) -> etree._Element:
@@ -133,13 +91,15 @@ class SoapClient:
             settings.wsdl_path(), roots=roots, service=settings.service, port=settings.port
         )
         self._token = settings.wsse.token() if settings.wsse is not None else None
-        self._owns_http = http is None
-        self._http = http or httpx.AsyncClient(
-            verify=settings.tls.ssl_context() if settings.tls is not None else _default_tls(),
+        self._http = PartnerHttp(
+            partner=partner,
+            tls=settings.tls,
+            timeout=settings.timeout,
+            connect_timeout=settings.connect_timeout,
+            max_response_bytes=settings.max_response_bytes,
+            headers=settings.headers,
             transport=transport,
-            follow_redirects=False,
-            trust_env=False,
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            http=http,
         )
 
     async def __aenter__(self) -> Self:
@@ -152,8 +112,7 @@ class SoapClient:
 
     async def aclose(self) -> None:
         """Close the HTTP client if this object created it."""
-        if self._owns_http:
-            await self._http.aclose()
+        await self._http.aclose()
 
     # -- building ---------------------------------------------------------------------------------------
 
@@ -165,67 +124,30 @@ class SoapClient:
         return f"{self.partner}: {operation}" if self.partner else operation
 
     def _request(
-        self, operation: str, envelope: etree._Element, timeout: float, progress: _Progress
-    ) -> httpx.Request:
+        self, operation: str, envelope: etree._Element, timeout: float
+    ) -> tuple[httpx.Request, RequestProgress]:
         if self._token is not None:
             self._token.apply(envelope)
         content = etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
         headers = {
-            **self.settings.headers,
             "Content-Type": "text/xml; charset=utf-8",
             "SOAPAction": f'"{self.contract.soap_action(operation)}"',
             "Accept-Encoding": "gzip, deflate" if self.settings.compression else "identity",
-            "User-Agent": f"ssgateway/{__version__}",
         }
-        return self._http.build_request(
-            "POST",
-            self.settings.endpoint,
-            content=content,
-            headers=headers,
-            timeout=httpx.Timeout(timeout, connect=min(timeout, self.settings.connect_timeout)),
-            extensions={"trace": progress},
+        return self._http.build(
+            "POST", self.settings.endpoint, content=content, headers=headers, timeout=timeout
         )
 
     # -- errors -----------------------------------------------------------------------------------------
 
-    def _transport_error(self, operation: str, exc: BaseException, progress: _Progress) -> AdapterError:
-        kind = type(exc).__name__
-        if progress.was_sent(exc):
-            return OutcomeUnknown(
-                f"{self._who(operation)}: the request was sent but no complete answer arrived ({kind}); "
-                "the partner may have acted",
-                partner=self.partner,
-            )
-        return TransientError(
-            f"{self._who(operation)}: the request could not be sent ({kind}: {mask_text(str(exc))[:200]})",
-            partner=self.partner,
-        )
-
-    def _timeout_error(self, operation: str, progress: _Progress, seconds: float) -> AdapterError:
-        if progress.sent or not progress.traced:
-            return OutcomeUnknown(
-                f"{self._who(operation)}: no complete answer within {seconds:g}s; the partner may have acted",
-                partner=self.partner,
-            )
-        return TransientError(f"{self._who(operation)}: not sent within {seconds:g}s", partner=self.partner)
-
     def _fault_error(self, operation: str, fault: etree._Element, headers: httpx.Headers) -> AdapterError:
         policy = self.settings.faults
         return policy.error(
-            policy.read(fault), partner=self.partner, operation=operation, retry_after=_retry_after(headers)
+            policy.read(fault),
+            partner=self.partner,
+            operation=operation,
+            retry_after=parse_retry_after(headers.get("retry-after")),
         )
-
-    def _status_error(self, operation: str, status: int, headers: httpx.Headers) -> AdapterError:
-        who = self._who(operation)
-        if status in (408, 429, 503):
-            return TransientError(
-                f"{who}: HTTP {status}", partner=self.partner, retry_after=_retry_after(headers)
-            )
-        if status >= 500:
-            return OutcomeUnknown(
-                f"{who}: HTTP {status} without a SOAP fault; the partner may have acted", partner=self.partner
-            )
-        return PermanentError(f"{who}: unexpected HTTP {status}", partner=self.partner)
 
     def _interpret(self, operation: str, status: int, headers: httpx.Headers, data: bytes) -> etree._Element:
         what = f"the {operation} response"
@@ -237,7 +159,7 @@ class SoapClient:
             fault = find_fault(envelope) if envelope is not None and envelope.tag == _ENVELOPE else None
             if fault is not None:
                 raise self._fault_error(operation, fault, headers)
-            raise self._status_error(operation, status, headers)
+            raise self._http.status_error(operation, status, headers)
         envelope = parse_xml(data, what=what)
         if envelope.tag != _ENVELOPE:
             raise InputError(f"{what} is not a SOAP 1.1 envelope (root {mask_text(str(envelope.tag))})")
@@ -263,36 +185,21 @@ class SoapClient:
             TransientError, OutcomeUnknown, PermanentError, XMLSecurityError, InputError: see the module.
         """
         seconds = timeout or self.settings.timeout
-        progress = _Progress()
-        request = self._request(operation, envelope, seconds, progress)
+        request, progress = self._request(operation, envelope, seconds)
         loop = asyncio.get_running_loop()
         started = loop.time()
-        try:
-            async with asyncio.timeout(seconds):
-                try:
-                    response = await self._http.send(request, stream=True)
-                except httpx.HTTPError as exc:
-                    raise self._transport_error(operation, exc, progress) from exc
-                try:
-                    parts = [p async for p in read_body(response, self.settings.max_response_bytes)]
-                except httpx.HTTPError as exc:
-                    raise self._transport_error(operation, exc, _sent()) from exc
-                finally:
-                    await response.aclose()
-        except TimeoutError as exc:
-            raise self._timeout_error(operation, progress, seconds) from exc
-        data = b"".join(parts)
+        answer = await self._http.send(request, progress, what=operation, timeout=seconds)
         _log.debug(
             "soap call",
             extra={
                 "partner": self.partner,
                 "operation": operation,
-                "status": response.status_code,
-                "bytes": len(data),
+                "status": answer.status,
+                "bytes": len(answer.body),
                 "ms": round((loop.time() - started) * 1000, 1),
             },
         )
-        return self._interpret(operation, response.status_code, response.headers, data)
+        return self._interpret(operation, answer.status, answer.headers, answer.body)
 
     async def call(self, operation: str, /, *, timeout: float | None = None, **params: Any) -> etree._Element:
         """Call an operation; returns the answer's payload element (the first child of ``soap:Body``).
@@ -322,12 +229,6 @@ class SoapClient:
         """
         envelope = self.build(operation, **params)
         return SoapStream(self, operation, envelope, record_tag, timeout or self.settings.stream_timeout)
-
-
-def _sent() -> _Progress:
-    progress = _Progress()
-    progress.sent = progress.traced = True
-    return progress
 
 
 class SoapStream:
@@ -365,26 +266,18 @@ class SoapStream:
 
     async def __aenter__(self) -> Self:
         client, operation = self._client, self._operation
-        progress = _Progress()
-        request = client._request(operation, self._envelope, self._seconds, progress)
+        http = client._http
+        request, progress = client._request(operation, self._envelope, self._seconds)
         self._deadline = asyncio.get_running_loop().time() + self._seconds
         try:
             async with asyncio.timeout_at(self._deadline):
-                try:
-                    response = await client._http.send(request, stream=True)
-                except httpx.HTTPError as exc:
-                    raise client._transport_error(operation, exc, progress) from exc
+                response = await http.open(request, progress, operation)
                 self._headers = response.headers
                 if response.status_code != 200:
-                    try:
-                        body = [p async for p in read_body(response, client.settings.max_response_bytes)]
-                    except httpx.HTTPError as exc:
-                        raise client._transport_error(operation, exc, _sent()) from exc
-                    finally:
-                        await response.aclose()
-                    client._interpret(operation, response.status_code, response.headers, b"".join(body))
+                    body = await http.read(response, operation)
+                    client._interpret(operation, response.status_code, response.headers, body)
         except TimeoutError as exc:
-            raise client._timeout_error(operation, progress, self._seconds) from exc
+            raise http.timeout_error(operation, progress, self._seconds) from exc
         self._response = response
         return self
 
@@ -404,9 +297,11 @@ class SoapStream:
                 async with asyncio.timeout_at(self._deadline):
                     chunk = await anext(chunks, None)
             except TimeoutError as exc:
-                raise client._timeout_error(operation, _sent(), self._seconds) from exc
+                raise client._http.timeout_error(
+                    operation, RequestProgress(sent=True), self._seconds
+                ) from exc
             except httpx.HTTPError as exc:
-                raise client._transport_error(operation, exc, _sent()) from exc
+                raise client._http.transport_error(operation, exc, sent=True) from exc
             if chunk is None:
                 break
             for record in self._parser.feed(chunk):

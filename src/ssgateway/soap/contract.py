@@ -28,6 +28,7 @@ from zeep.wsdl.bindings import Soap11Binding
 
 from ssgateway.errors import ConfigError, RequestInvalid, SSGatewayError, XMLSecurityError
 from ssgateway.masking import mask_text
+from ssgateway.resources import shipped_contracts_dir
 from ssgateway.xmlsafe import PrologGuard
 
 __all__ = [
@@ -36,7 +37,6 @@ __all__ = [
     "ContractLoader",
     "clear_contract_cache",
     "load_contract",
-    "shipped_contracts_dir",
 ]
 
 MAX_CONTRACT_BYTES: Final = 4 * 1024 * 1024
@@ -51,11 +51,6 @@ def _zeep_settings() -> zeep.Settings:
 
 ZEEP_SETTINGS: Final = _zeep_settings()
 """The zeep settings every contract is parsed with."""
-
-
-def shipped_contracts_dir() -> Path:
-    """The directory of the contracts shipped inside the package (``ssgateway/contracts``)."""
-    return Path(__file__).resolve().parent.parent / "contracts"
 
 
 def _real(path: str | Path) -> Path:

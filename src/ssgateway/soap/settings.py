@@ -7,17 +7,15 @@ except the endpoint. Paths relative to the configuration file are resolved by th
 
 from __future__ import annotations
 
-import ssl
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from ssgateway.errors import ConfigError
+from ssgateway.partnerhttp import TlsSettings
 from ssgateway.soap.faults import FaultPolicy
 from ssgateway.soap.wsse import UsernameToken
 
-__all__ = ["SoapSettings", "TlsSettings", "WsseSettings"]
+__all__ = ["SoapSettings", "WsseSettings"]
 
 _MIB = 1024 * 1024
 
@@ -41,40 +39,6 @@ class WsseSettings(_Section):
     def token(self) -> UsernameToken:
         """The token that signs outgoing envelopes."""
         return UsernameToken(self.username, self.password, self.digest, self.timestamp_ttl)
-
-
-class TlsSettings(_Section):
-    """TLS for `https://` endpoints: which servers to trust, and the client certificate to present."""
-
-    ca_file: Path | None = None
-    """PEM bundle of the CAs that sign the partner's certificate; default: the system's."""
-    client_cert: Path | None = None
-    """PEM client certificate (chain) for mutual TLS."""
-    client_key: Path | None = None
-    """PEM private key of the client certificate (default: in `client_cert`)."""
-    client_key_password: SecretStr | None = None
-    """Password of an encrypted private key."""
-    minimum_version: Literal["1.2", "1.3"] = "1.2"
-    """Oldest TLS version accepted."""
-
-    def ssl_context(self) -> ssl.SSLContext:
-        """An SSL context with these settings (httpx 0.28 takes client certificates only this way)."""
-        try:
-            context = ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
-            context.minimum_version = (
-                ssl.TLSVersion.TLSv1_3 if self.minimum_version == "1.3" else ssl.TLSVersion.TLSv1_2
-            )
-            if self.client_cert is not None:
-                password = self.client_key_password.get_secret_value() if self.client_key_password else None
-                context.load_cert_chain(
-                    str(self.client_cert),
-                    str(self.client_key) if self.client_key else None,
-                    password=password,
-                )
-        except (OSError, ssl.SSLError) as exc:
-            reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or type(exc).__name__
-            raise ConfigError(f"the TLS settings cannot be loaded: {reason}", key="tls") from exc
-        return context
 
 
 class SoapSettings(_Section):

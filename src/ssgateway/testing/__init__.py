@@ -21,6 +21,7 @@ from ssgateway.testing.services import SERVICES, service_address
 if TYPE_CHECKING:
     from ssgateway.testing.bank import BankSimulator
     from ssgateway.testing.canary import Canary
+    from ssgateway.testing.civil import CivilAffairsSimulator
     from ssgateway.testing.clock import FakeClock
     from ssgateway.testing.dialect import LOWERCASE_DIALECT, REFERENCE_DIALECT, Dialect
     from ssgateway.testing.drops import write_drop
@@ -37,6 +38,7 @@ __all__ = [
     "SERVICES",
     "BankSimulator",
     "Canary",
+    "CivilAffairsSimulator",
     "Dialect",
     "FakeClock",
     "FaultKind",
@@ -57,6 +59,7 @@ __all__ = [
 _LAZY = {
     "BankSimulator": "ssgateway.testing.bank",
     "Canary": "ssgateway.testing.canary",
+    "CivilAffairsSimulator": "ssgateway.testing.civil",
     "FakeClock": "ssgateway.testing.clock",
     "Dialect": "ssgateway.testing.dialect",
     "LOWERCASE_DIALECT": "ssgateway.testing.dialect",

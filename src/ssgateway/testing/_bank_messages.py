@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
-from ssgateway.soap import shipped_contracts_dir
+from ssgateway.resources import shipped_contracts_dir
 from ssgateway.xmlsafe import hardened_parser
 
 __all__ = [

@@ -37,7 +37,7 @@ import itertools
 import json
 import ssl
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -45,7 +45,6 @@ from typing import Literal, Self
 
 from ssgateway.errors import InputError
 from ssgateway.masking import mask_text
-from ssgateway.testing._bank_faults import early_answer, spoil
 from ssgateway.testing._bank_files import read_payroll, write_results
 from ssgateway.testing._bank_ledger import BankLedger, EventConflict, Payment, StopEntry
 from ssgateway.testing._bank_messages import (
@@ -59,8 +58,8 @@ from ssgateway.testing._bank_messages import (
     write_camt054,
     write_pain002,
 )
-from ssgateway.testing.faultplan import FaultKind, FaultPlan
-from ssgateway.testing.httpserver import MAX_HEADER_BYTES, Request, Response, SimServer
+from ssgateway.testing.faultplan import FaultKind, FaultPlan, early_answer, spoil
+from ssgateway.testing.httpserver import Request, Response, SimServer
 from ssgateway.testing.population import Population
 from ssgateway.xmlsafe import parse_xml
 
@@ -82,23 +81,6 @@ REASON_TEXTS = {
     "SL01": "payments to this person are suspended by the debtor",
 }
 """The texts the bank writes beside its reason codes."""
-
-
-class _TlsServer(SimServer):
-    """The simulator's server behind TLS (the context decides whether client certificates are required)."""
-
-    def __init__(self, handler: Callable[[Request], Awaitable[Response]], context: ssl.SSLContext) -> None:
-        super().__init__(handler)
-        self._context = context
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(
-            self._serve, self._host, self._port, limit=MAX_HEADER_BYTES, ssl=self._context, reuse_address=True
-        )
-
-    @property
-    def url(self) -> str:
-        return f"https://{self._host}:{self.port}"
 
 
 class BankSimulator:
@@ -176,7 +158,7 @@ class BankSimulator:
         self._owners = {account: cid for cid, account in self.accounts.items()}
         self._debtors: dict[str, str] = {}
         self._serial = itertools.count(1)
-        self.server: SimServer = _TlsServer(self._handle, tls) if tls is not None else SimServer(self._handle)
+        self.server = SimServer(self._handle, ssl=tls)
 
     # -- running ------------------------------------------------------------------------------------------
 
@@ -264,10 +246,10 @@ class BankSimulator:
             return Response(404, b"not found", {"content-type": "text/plain"})
         self.calls[operation] += 1
         rules = self.faults.draw(operation)
-        delay = sum(r.delay for r in rules if r.kind is FaultKind.LATENCY)
+        delay = self.faults.latency(rules)
         primary = next((r for r in rules if r.kind is not FaultKind.LATENCY), None)
         if primary is not None and primary.before_work:
-            response = early_answer(primary)
+            response = early_answer(primary, _XML)
         else:
             response = await asyncio.to_thread(self._answer, operation, request)
             if primary is not None:

@@ -8,7 +8,7 @@ dialect; an adapter onboards one with a WSDL and a mapping, no code.
 
 Two ship with ssgateway: :data:`REFERENCE_DIALECT` (the Golden-Insurance names of the reference contract)
 and :data:`LOWERCASE_DIALECT` (a sandbox province with lower-case field codes, ``record`` rows, pinyin
-abbreviations for the certificate and letter numbers, and its own namespace).
+abbreviations for the certificate and letter numbers and the event key, and its own namespace).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
-from ssgateway.soap.contract import shipped_contracts_dir
+from ssgateway.resources import shipped_contracts_dir
 
 __all__ = ["CANONICAL_NAMES", "LOWERCASE_DIALECT", "REFERENCE_DIALECT", "Dialect", "sandbox_contracts_dir"]
 
@@ -26,6 +26,7 @@ _FIELD_CODES = (
     *("AAC001", "AAC002", "AAC003", "AAC004", "AAC006", "AAC008", "AAC030", "AAC031"),
     *("AAB001", "AAB004", "AAB191", "AAB301", "BAB010"),
     *("AAE001", "AAE003", "AAE041", "AAE042", "AAE114", "AAE140", "AAE143", "AAE180", "AAE480", "AAE481"),
+    "AAE160",
 )
 CANONICAL_NAMES: tuple[str, ...] = (
     *("QueryPersonRequest", "QueryPersonResponse", "person", "enrolments", "enrolment"),
@@ -36,6 +37,8 @@ CANONICAL_NAMES: tuple[str, ...] = (
     *("from1998To2005", "from2006", "pooledAmount"),
     *("AcceptTransferRequest", "AcceptTransferResponse", "receivingDivision", "receivingAccount"),
     *("letterNo", "acceptedAt", "error", "code", "message"),
+    *("ChangeBenefitRequest", "ChangeBenefitResponse", "eventDate", "eventKey", "recordNo", "recordedAt"),
+    "duplicate",
     *_FIELD_CODES,
 )
 """Every element name of the reference contract."""
@@ -119,6 +122,8 @@ LOWERCASE_DIALECT = Dialect(
         "row": "record",
         "certificateNo": "zmbh",
         "letterNo": "lxh",
+        "eventKey": "sjbh",
     },
 )
-"""A sandbox province: lower-case field codes, ``records/record``, ``zmbh`` (证明编号), ``lxh`` (联系函号)."""
+"""A sandbox province: lower-case field codes, ``records/record``, ``zmbh`` (证明编号), ``lxh`` (联系函号),
+``sjbh`` (事件编号, the event key)."""

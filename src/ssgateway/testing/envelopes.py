@@ -33,7 +33,7 @@ def _text(value: str) -> str:
 
 
 class EnvelopeWriter:
-    """Writes the four operations' answers and faults in one dialect."""
+    """Writes the five operations' answers and faults in one dialect."""
 
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
@@ -111,6 +111,19 @@ class EnvelopeWriter:
             + self._el("acceptedAt", accepted_at)
         )
         return self._answer("AcceptTransferResponse", inner)
+
+    def benefit_change(
+        self, event_key: str, record_number: str, reason: str, recorded_at: str, duplicate: bool
+    ) -> bytes:
+        """``ChangeBenefitResponse``: ``reason`` is the AAE160 recorded, ``recorded_at`` a timestamp."""
+        inner = (
+            self._el("eventKey", _text(event_key))
+            + self._el("recordNo", _text(record_number))
+            + self._el("AAE160", reason)
+            + self._el("recordedAt", recorded_at)
+            + self._el("duplicate", "1" if duplicate else "0")
+        )
+        return self._answer("ChangeBenefitResponse", inner)
 
     def fault(self, code: str, string: str, detail_code: str, detail_message: str) -> bytes:
         """A SOAP 1.1 fault, ``code`` like ``Server.Busy``, with the province's error in ``detail``."""

@@ -17,14 +17,14 @@ import random
 import struct
 import threading
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 
 from ssgateway.testing.httpserver import Fault, Response
 
-__all__ = ["FaultKind", "FaultPlan", "FaultRule", "gzip_bomb", "spoil"]
+__all__ = ["FaultKind", "FaultPlan", "FaultRule", "early_answer", "gzip_bomb", "spoil"]
 
 _MIB = 1024 * 1024
 
@@ -69,6 +69,9 @@ class FaultRule:
     times: int | None = None
     """Fire at most this many times (``None``: no limit)."""
     delay: float = 0.0
+    """``LATENCY``: seconds to wait."""
+    jitter: float = 0.0
+    """``LATENCY``: up to this many seconds more, drawn uniformly (partners' latency varies)."""
     status: int = 503
     retry_after: float | None = None
     code: str = "Server.Busy"
@@ -120,11 +123,28 @@ class FaultPlan:
         with self._lock:
             self.rules.clear()
 
+    def latency(self, rules: Iterable[FaultRule]) -> float:
+        """Seconds the latency rules among ``rules`` (as :meth:`draw` returned them) add to the answer."""
+        total = 0.0
+        with self._lock:
+            for rule in rules:
+                if rule.kind is FaultKind.LATENCY:
+                    total += rule.delay + (self._random.uniform(0, rule.jitter) if rule.jitter else 0.0)
+        return total
+
     def draw(self, operation: str) -> list[FaultRule]:
-        """The rules that fire for one request to ``operation`` (each counted as fired)."""
+        """The rules that fire for one request to ``operation``.
+
+        Every latency rule that fires, and at most one other: the first that fires, which decides the
+        answer. Only those count as fired, so rules listed one after another strike one after another.
+        """
         fired: list[FaultRule] = []
+        decided = False
         with self._lock:
             for rule in self.rules:
+                latency = rule.kind is FaultKind.LATENCY
+                if decided and not latency:
+                    continue
                 if rule.operations is not None and operation not in rule.operations:
                     continue
                 if rule.times is not None and rule.fired >= rule.times:
@@ -133,6 +153,7 @@ class FaultPlan:
                     continue
                 rule.fired += 1
                 fired.append(rule)
+                decided = decided or not latency
         return fired
 
 
@@ -162,6 +183,30 @@ def gzip_bomb(size: int, prefix: bytes = b"", fill: bytes = b"\0") -> bytes:
     # The trailer z wrote is for the bytes it saw; replace it with the one for the whole stream.
     trailer = struct.pack("<II", crc, total & 0xFFFFFFFF)
     return head + first + repeated * (whole - 1) + tail[:-8] + trailer
+
+
+def early_answer(
+    rule: FaultRule, content_type: str, partner_error: Callable[[FaultRule], Response] | None = None
+) -> Response:
+    """The answer of a rule that strikes before any work is done (nothing is committed).
+
+    ``HTTP_ERROR`` answers its status in plain text; ``FAULT`` the partner's own error document, made by
+    ``partner_error`` (default: a plain HTTP 500); both carry ``Retry-After`` when the rule sets one.
+    ``GZIP_BOMB`` answers a gzip body inflating to ``rule.size`` bytes; ``BODY`` answers ``rule.body``.
+    """
+    if rule.kind is FaultKind.GZIP_BOMB:
+        bomb = gzip_bomb(rule.size, rule.body, rule.fill)
+        return Response(200, bomb, {"content-type": content_type, "content-encoding": "gzip"})
+    if rule.kind is FaultKind.BODY:
+        return Response(200, rule.body, {"content-type": content_type})
+    if rule.kind is FaultKind.FAULT and partner_error is not None:
+        response = partner_error(rule)
+    else:
+        status = rule.status if rule.kind is FaultKind.HTTP_ERROR else 500
+        response = Response(status, b"service unavailable", {"content-type": "text/plain"})
+    if rule.retry_after is not None:
+        response.headers["retry-after"] = f"{rule.retry_after:g}"
+    return response
 
 
 def spoil(response: Response, rule: FaultRule) -> Response:

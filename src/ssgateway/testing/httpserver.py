@@ -19,11 +19,12 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from http import HTTPStatus
+from ssl import SSLContext
 from types import TracebackType
 from typing import Self
 from urllib.parse import parse_qs, urlsplit
 
-__all__ = ["Fault", "Request", "Response", "SimServer"]
+__all__ = ["Fault", "Request", "Response", "SimServer", "reset_connection"]
 
 MAX_HEADER_BYTES = 64 * 1024
 MAX_BODY_BYTES = 256 * 1024 * 1024
@@ -134,7 +135,8 @@ def _encode(response: Response, keep_alive: bool) -> tuple[bytes, bytes]:
     return (head + "\r\n").encode("latin-1"), response.body
 
 
-def _reset(writer: asyncio.StreamWriter) -> None:
+def reset_connection(writer: asyncio.StreamWriter) -> None:
+    """Close a connection with a TCP reset (RST) instead of an orderly close."""
     sock = writer.get_extra_info("socket")
     if sock is not None:
         # SO_LINGER with a zero timeout makes close() send RST instead of FIN
@@ -148,14 +150,19 @@ class SimServer:
     Args:
         handler: async function from :class:`Request` to :class:`Response`.
         port: 0 picks a free port.
+        ssl: serve HTTPS with this context (a partner that requires client certificates sets
+            ``verify_mode = CERT_REQUIRED`` on it).
     """
 
-    def __init__(self, handler: Handler, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, handler: Handler, *, host: str = "127.0.0.1", port: int = 0, ssl: SSLContext | None = None
+    ) -> None:
         if host not in ("127.0.0.1", "::1", "localhost"):
             raise ValueError("simulators listen on loopback only")
         self._handler = handler
         self._host = host
         self._port = port
+        self._ssl = ssl
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.StreamWriter] = set()
         self._handlers: set[asyncio.Task[None]] = set()
@@ -172,12 +179,12 @@ class SimServer:
     @property
     def url(self) -> str:
         """``http://127.0.0.1:PORT``."""
-        return f"http://{self._host}:{self.port}"
+        return f"{'https' if self._ssl is not None else 'http'}://{self._host}:{self.port}"
 
     async def start(self) -> None:
         """Start listening."""
         self._server = await asyncio.start_server(
-            self._serve, self._host, self._port, limit=MAX_HEADER_BYTES, reuse_address=True
+            self._serve, self._host, self._port, limit=MAX_HEADER_BYTES, ssl=self._ssl, reuse_address=True
         )
 
     async def stop(self) -> None:
@@ -224,7 +231,7 @@ class SimServer:
                     await asyncio.sleep(response.delay)
                 keep_alive = request.headers.get("connection", "").lower() != "close"
                 if response.fault is Fault.RESET:
-                    _reset(writer)
+                    reset_connection(writer)
                     return
                 if response.fault is Fault.BLACKHOLE:
                     await reader.read()  # until the client closes
@@ -233,7 +240,7 @@ class SimServer:
                 if response.fault is Fault.TRUNCATE:
                     writer.write(head + body[: len(body) // 2])
                     await writer.drain()
-                    _reset(writer)
+                    reset_connection(writer)
                     return
                 writer.write(head + body)
                 await writer.drain()

@@ -37,7 +37,7 @@ from decimal import Decimal
 from typing import Any, Self
 
 from ssgateway.testing._medical_records import DeathLedger, DeathReport, person_information
-from ssgateway.testing.faultplan import FaultKind, FaultPlan, FaultRule, gzip_bomb, spoil
+from ssgateway.testing.faultplan import FaultKind, FaultPlan, FaultRule, early_answer, spoil
 from ssgateway.testing.httpserver import Request, Response, SimServer
 from ssgateway.testing.population import Population
 
@@ -204,7 +204,7 @@ class MedicalSimulator:
         except _Refused as refused:
             return self._reply(envelope, "-1", refused.message)
         rules = self.faults.draw(infno)
-        delay = sum(r.delay for r in rules if r.kind is FaultKind.LATENCY)
+        delay = self.faults.latency(rules)
         primary = next((r for r in rules if r.kind is not FaultKind.LATENCY), None)
         if primary is not None and primary.before_work:
             response = self._early_fault(envelope, primary)
@@ -272,17 +272,7 @@ class MedicalSimulator:
         return Response(200, _dumps(document), {"content-type": _JSON})
 
     def _early_fault(self, envelope: Mapping[str, Any], rule: FaultRule) -> Response:
-        if rule.kind is FaultKind.HTTP_ERROR:
-            headers = {"content-type": "text/plain"}
-            if rule.retry_after is not None:
-                headers["retry-after"] = f"{rule.retry_after:g}"
-            return Response(rule.status, b"service unavailable", headers)
-        if rule.kind is FaultKind.FAULT:
-            return self._reply(envelope, "-1", rule.message)
-        if rule.kind is FaultKind.GZIP_BOMB:
-            bomb = gzip_bomb(rule.size, rule.body, rule.fill)
-            return Response(200, bomb, {"content-type": _JSON, "content-encoding": "gzip"})
-        return Response(200, rule.body, {"content-type": _JSON})
+        return early_answer(rule, _JSON, lambda r: self._reply(envelope, "-1", r.message))
 
     # -- transactions -------------------------------------------------------------------------------------
 

@@ -4,7 +4,9 @@ The simulator serves one province (a region prefix such as ``"41"``) of a seeded
 :class:`~ssgateway.testing.population.Population`, in any :class:`~ssgateway.testing.dialect.Dialect`, and
 serves that dialect's WSDL at ``?wsdl`` (its XSD at ``?xsd=provincial.xsd``). Requests are parsed with the
 hardened settings and validated against the XSD; an optional UsernameToken is checked. Accepted transfers
-go to a :class:`TransferLedger` that dedupes on the certificate number. :attr:`ProvincialSimulator.faults`
+go to a :class:`TransferLedger` that dedupes on the certificate number; benefit changes (``ChangeBenefit``:
+deaths, survival certifications) to a :class:`BenefitLedger` that dedupes on the event key, recording 451
+for a retiree's death and 211 for a death in service. :attr:`ProvincialSimulator.faults`
 injects latency, HTTP errors, ``Server.Busy`` faults, resets after the ledger committed, truncated,
 malformed, oversized and gzip-bomb answers.
 
@@ -19,10 +21,8 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Self
 
@@ -33,31 +33,37 @@ from ssgateway.masking import mask_text
 from ssgateway.model.values import Period
 from ssgateway.soap.namespaces import SOAP11_ENV
 from ssgateway.soap.wsse import check_username_token
+from ssgateway.testing._provincial_ledgers import Acceptance, BenefitChange, BenefitLedger, TransferLedger
 from ssgateway.testing.dialect import REFERENCE_DIALECT, Dialect
 from ssgateway.testing.envelopes import EnvelopeWriter
-from ssgateway.testing.faultplan import FaultKind, FaultPlan, FaultRule, gzip_bomb
-from ssgateway.testing.httpserver import Fault, Request, Response, SimServer
-from ssgateway.testing.population import CertificateData, Population
+from ssgateway.testing.faultplan import FaultKind, FaultPlan, FaultRule, early_answer, spoil
+from ssgateway.testing.httpserver import Request, Response, SimServer
+from ssgateway.testing.population import CertificateData, Population, SyntheticPerson
 from ssgateway.xmlsafe import hardened_parser, parse_xml
 
-__all__ = ["OPERATIONS", "Acceptance", "ProvincialSimulator", "TransferLedger"]
+__all__ = [
+    "OPERATIONS",
+    "Acceptance",
+    "BenefitChange",
+    "BenefitLedger",
+    "ProvincialSimulator",
+    "TransferLedger",
+    "retired",
+]
 
-OPERATIONS = ("QueryPerson", "QueryContributions", "IssueTransferCertificate", "AcceptTransfer")
+OPERATIONS = (
+    "QueryPerson",
+    "QueryContributions",
+    "IssueTransferCertificate",
+    "AcceptTransfer",
+    "ChangeBenefit",
+)
 """The service's operations."""
+
+_CHANGE_REASONS = {"451", "421", "431"}  # what may be asked for; 211 is the province's own correction
 
 _XML = "text/xml; charset=utf-8"
 _BEIJING = timezone(timedelta(hours=8))
-
-
-@dataclass(frozen=True, slots=True)
-class Acceptance:
-    """One accepted transfer: the letter issued for a certificate."""
-
-    letter_number: str
-    certificate_number: str
-    receiving_division: str
-    receiving_account: str
-    accepted_at: datetime
 
 
 class _Refused(Exception):
@@ -68,51 +74,10 @@ class _Refused(Exception):
         self.code, self.detail_code, self.message = code, detail_code, message
 
 
-class TransferLedger:
-    """Accepted transfers, at most one per certificate number (thread-safe).
-
-    Attributes:
-        attempts: how many acceptances were asked for, repeats included.
-    """
-
-    def __init__(self, region: str) -> None:
-        self._region = region
-        self._entries: dict[str, Acceptance] = {}
-        self._lock = threading.Lock()
-        self.attempts = 0
-
-    def accept(self, certificate_number: str, division: str, account: str, at: datetime) -> Acceptance:
-        """Record an acceptance, or return the one already recorded for this certificate.
-
-        Raises:
-            ValueError: the certificate was accepted before with another division or account.
-        """
-        with self._lock:
-            self.attempts += 1
-            existing = self._entries.get(certificate_number)
-            if existing is not None:
-                if (existing.receiving_division, existing.receiving_account) != (division, account):
-                    raise ValueError("the certificate was accepted before with other receiving details")
-                return existing
-            letter = f"LX{self._region[:2]}{len(self._entries) + 1:08d}"
-            acceptance = Acceptance(letter, certificate_number, division, account, at)
-            self._entries[certificate_number] = acceptance
-            return acceptance
-
-    def get(self, certificate_number: str) -> Acceptance | None:
-        """The acceptance of a certificate, if any."""
-        with self._lock:
-            return self._entries.get(certificate_number)
-
-    @property
-    def entries(self) -> tuple[Acceptance, ...]:
-        """Every acceptance, in order."""
-        with self._lock:
-            return tuple(self._entries.values())
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._entries)
+def retired(person: SyntheticPerson, as_of: Period) -> bool:
+    """Whether the person reached retirement age (60 men, 50 women: their working lives end there) by then."""
+    age = 60 if person.gender == "1" else 50
+    return Period(person.birth_date.year + age, person.birth_date.month) <= as_of
 
 
 class ProvincialSimulator:
@@ -132,6 +97,7 @@ class ProvincialSimulator:
     Attributes:
         faults: the fault knobs.
         ledger: accepted transfers.
+        benefits: benefit changes (stops, suspensions, resumptions), one per event key.
         certificates: certificates issued, by number.
         calls: requests per operation.
         contract_requests: how many times the WSDL or XSD was fetched.
@@ -159,6 +125,7 @@ class ProvincialSimulator:
         self._now = clock or (lambda: datetime.now(_BEIJING))
         self.faults = FaultPlan(seed)
         self.ledger = TransferLedger(region)
+        self.benefits = BenefitLedger(region)
         self.certificates: dict[str, CertificateData] = {}
         self.calls: Counter[str] = Counter()
         self.contract_requests = 0
@@ -174,6 +141,7 @@ class ProvincialSimulator:
             "QueryContributions": self._query_contributions,
             "IssueTransferCertificate": self._issue_certificate,
             "AcceptTransfer": self._accept_transfer,
+            "ChangeBenefit": self._change_benefit,
         }
         as_of = self.population.as_of
         self.today = date(as_of.year, as_of.month, 28)
@@ -240,14 +208,14 @@ class ProvincialSimulator:
             return self._fault_response("Client.Invalid", "E1000", "no operation of this service in the body")
         self.calls[operation] += 1
         rules = self.faults.draw(operation)
-        delay = sum(r.delay for r in rules if r.kind is FaultKind.LATENCY)
+        delay = self.faults.latency(rules)
         primary = next((r for r in rules if r.kind is not FaultKind.LATENCY), None)
         if primary is not None and primary.before_work:
             response = self._early_fault(primary)
         else:
             response = self._answer(operation, envelope, payload)
             if primary is not None:
-                response = self._spoil(response, primary)
+                response = spoil(response, primary)
             elif self.compress and "gzip" in request.headers.get("accept-encoding", ""):
                 response.body = gzip.compress(response.body, compresslevel=5)
                 response.headers["content-encoding"] = "gzip"
@@ -282,34 +250,7 @@ class ProvincialSimulator:
         return Response(500, body, {"content-type": _XML})
 
     def _early_fault(self, rule: FaultRule) -> Response:
-        if rule.kind is FaultKind.HTTP_ERROR:
-            headers = {"content-type": "text/plain"}
-            if rule.retry_after is not None:
-                headers["retry-after"] = f"{rule.retry_after:g}"
-            return Response(rule.status, b"service unavailable", headers)
-        if rule.kind is FaultKind.FAULT:
-            response = self._fault_response(rule.code, rule.detail_code, rule.message)
-            if rule.retry_after is not None:
-                response.headers["retry-after"] = f"{rule.retry_after:g}"
-            return response
-        if rule.kind is FaultKind.GZIP_BOMB:
-            bomb = gzip_bomb(rule.size, rule.body, rule.fill)
-            return Response(200, bomb, {"content-type": _XML, "content-encoding": "gzip"})
-        return Response(200, rule.body, {"content-type": _XML})
-
-    @staticmethod
-    def _spoil(response: Response, rule: FaultRule) -> Response:
-        if rule.kind is FaultKind.RESET:
-            response.fault = Fault.RESET
-        elif rule.kind is FaultKind.TRUNCATE:
-            response.fault = Fault.TRUNCATE
-        elif rule.kind is FaultKind.BLACKHOLE:
-            response.fault = Fault.BLACKHOLE
-        elif rule.kind is FaultKind.MALFORMED:
-            response.body = response.body[: len(response.body) // 2]
-        elif rule.kind is FaultKind.OVERSIZED:
-            response.body += b" " * max(0, rule.size - len(response.body))
-        return response
+        return early_answer(rule, _XML, lambda r: self._fault_response(r.code, r.detail_code, r.message))
 
     # -- the operations -----------------------------------------------------------------------------------
 
@@ -393,3 +334,26 @@ class ProvincialSimulator:
             raise _Refused("Client.Invalid", "E3003", str(exc)) from None
         stamp = accepted.accepted_at.astimezone(_BEIJING).strftime("%Y%m%d%H%M%S")
         return self._writer.acceptance(accepted.letter_number, number, stamp)
+
+    def _change_benefit(self, payload: etree._Element) -> bytes:
+        citizen_id = self._person(payload)
+        person = self.population.person(citizen_id)
+        assert person is not None  # noqa: S101 - checked by _person
+        asked = self._text(payload, "AAE160")
+        if asked not in _CHANGE_REASONS:
+            raise _Refused("Client.Invalid", "E4001", f"AAE160 {asked!r} is not a change this service makes")
+        pensioner = retired(person, self.population.as_of)
+        if asked != "451" and not pensioner:
+            raise _Refused("Client.NotFound", "E4002", f"no benefit is paid to {mask_text(citizen_id)}")
+        try:
+            when = datetime.strptime(self._text(payload, "eventDate"), "%Y%m%d").date()
+        except ValueError:
+            raise _Refused("Client.Invalid", "E1002", "eventDate is not a date (YYYYMMDD)") from None
+        reason = "211" if asked == "451" and not pensioner else asked
+        key = self._text(payload, "eventKey")
+        try:
+            change, new = self.benefits.record(key, citizen_id, reason, when, self._now())
+        except ValueError as exc:
+            raise _Refused("Client.Invalid", "E4003", str(exc)) from None
+        stamp = change.recorded_at.astimezone(_BEIJING).strftime("%Y%m%d%H%M%S")
+        return self._writer.benefit_change(key, change.record_number, change.reason, stamp, not new)

@@ -6,9 +6,8 @@ import zlib
 
 import pytest
 
-from ssgateway.errors import InputError, XMLSecurityError
-from ssgateway.soap import BodyDecoder
-from ssgateway.soap.body import CHUNK
+from ssgateway.errors import InputError, ResponseTooLarge
+from ssgateway.partnerhttp import CHUNK, BodyDecoder
 from ssgateway.testing.faultplan import gzip_bomb
 
 DATA = "<x>张三 11010519491231002X</x>".encode() * 2000
@@ -40,12 +39,12 @@ def test_bodies_decode(encoding: str, raw: bytes) -> None:
 
 
 def test_the_cap_applies_before_and_after_decompression() -> None:
-    with pytest.raises(XMLSecurityError, match="larger than the limit"):
+    with pytest.raises(ResponseTooLarge, match="larger than the limit"):
         decode("", DATA, limit=len(DATA) - 1)
     assert decode("", DATA, limit=len(DATA)) == DATA
-    with pytest.raises(XMLSecurityError, match="once decompressed") as caught:
+    with pytest.raises(ResponseTooLarge, match="once decompressed") as caught:
         decode("gzip", gzip.compress(DATA), limit=len(DATA) - 1)
-    assert caught.value.code == "xml.too_large"
+    assert caught.value.code == "response.too_large"
 
 
 def test_a_bomb_is_stopped_with_bounded_memory() -> None:
@@ -55,7 +54,7 @@ def test_a_bomb_is_stopped_with_bounded_memory() -> None:
     decoder = BodyDecoder("gzip", cap)
     tracemalloc.start()
     try:
-        with pytest.raises(XMLSecurityError):
+        with pytest.raises(ResponseTooLarge):
             for i in range(0, len(bomb), 65536):
                 for _ in decoder.decode(bomb[i : i + 65536]):
                     pass

@@ -1,0 +1,145 @@
+"""The partner transport against real servers on loopback: keep-alive, framing, timeouts, what was sent."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import httpx
+import pytest
+
+from ssgateway.httptransport import PooledTransport
+from ssgateway.partnerhttp import PartnerHttp, RequestProgress
+from ssgateway.testing.httpserver import Fault, Request, Response, SimServer
+
+
+async def echo(request: Request) -> Response:
+    if request.path == "/slow":
+        return Response(body=b"late", delay=1.0)
+    if request.path == "/reset":
+        return Response(fault=Fault.RESET)
+    if request.path == "/truncate":
+        return Response(body=b"x" * 1000, fault=Fault.TRUNCATE)
+    return Response(200, request.method.encode() + b" " + request.body, {"content-type": "text/plain"})
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[SimServer]:
+    async with SimServer(echo) as sim:
+        yield sim
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=PooledTransport(), timeout=2.0) as http:
+        yield http
+
+
+async def test_keep_alive_reuses_one_connection(server: SimServer, client: httpx.AsyncClient) -> None:
+    for i in range(20):
+        r = await client.post(server.url + "/x", content=f"b{i}".encode())
+        assert (r.status_code, r.text) == (200, f"POST b{i}")
+    assert server.requests_seen == 20
+    assert len(server._connections) == 1  # every request went over the same kept-alive connection
+
+
+async def test_concurrent_requests_open_more_connections(
+    server: SimServer, client: httpx.AsyncClient
+) -> None:
+    answers = await asyncio.gather(*(client.post(server.url + "/x", content=b"c") for _ in range(16)))
+    assert all(a.text == "POST c" for a in answers)
+
+
+async def test_failures_say_whether_the_request_was_sent(server: SimServer) -> None:
+    http = PartnerHttp(partner="p", timeout=0.5)
+    try:
+        for path, sent in (("/reset", True), ("/truncate", True), ("/slow", True)):
+            request, progress = http.build("POST", server.url + path, content=b"data")
+            with pytest.raises(httpx.HTTPError if path != "/slow" else Exception):
+                async with asyncio.timeout(0.5):
+                    response = await http.client.send(request, stream=True)
+                    await response.aread()
+            assert progress.traced and progress.sent is sent
+        free = server.port
+    finally:
+        await http.aclose()
+    await server.stop()
+    http = PartnerHttp(partner="p", timeout=0.5)
+    try:
+        request, progress = http.build("POST", f"http://127.0.0.1:{free}/", content=b"data")
+        with pytest.raises(httpx.ConnectError):
+            await http.client.send(request)
+        assert not progress.sent
+    finally:
+        await http.aclose()
+
+
+async def raw_server(
+    answer: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+) -> asyncio.Server:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await answer(reader, writer)
+        finally:
+            writer.close()
+
+    return await asyncio.start_server(handle, "127.0.0.1", 0)
+
+
+async def test_chunked_answers_and_interim_responses(client: httpx.AsyncClient) -> None:
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+        )
+        await writer.drain()
+
+    server = await raw_server(answer)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        r = await client.get(f"http://127.0.0.1:{port}/")
+    assert (r.status_code, r.text) == (200, "hello world")
+
+
+async def test_answer_until_close_and_malformed_status(client: httpx.AsyncClient) -> None:
+    async def until_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.0 200 OK\r\n\r\nthe whole body")
+        await writer.drain()
+
+    async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"not http at all\r\n\r\n")
+        await writer.drain()
+
+    for answer, check in ((until_close, "ok"), (garbage, "error")):
+        server = await raw_server(answer)
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            if check == "ok":
+                assert (await client.get(f"http://127.0.0.1:{port}/")).text == "the whole body"
+            else:
+                with pytest.raises(httpx.RemoteProtocolError):
+                    await client.get(f"http://127.0.0.1:{port}/")
+
+
+async def test_read_timeout(server: SimServer) -> None:
+    async with httpx.AsyncClient(transport=PooledTransport(), timeout=httpx.Timeout(0.2)) as http:
+        with pytest.raises(httpx.ReadTimeout):
+            await http.get(server.url + "/slow")
+
+
+async def test_a_stale_kept_alive_connection_is_replaced(
+    server: SimServer, client: httpx.AsyncClient
+) -> None:
+    assert (await client.post(server.url + "/x", content=b"1")).text == "POST 1"
+    for writer in list(server._connections):  # the server drops the idle connection
+        writer.transport.abort()
+    await asyncio.sleep(0.05)
+    assert (await client.post(server.url + "/x", content=b"2")).text == "POST 2"
+
+
+def test_progress_defaults() -> None:
+    assert not RequestProgress().was_sent(httpx.ConnectError("x"))
+    assert RequestProgress().was_sent(httpx.ReadError("x"))  # untraced: judged by the kind of failure
