@@ -50,6 +50,8 @@ SEQUENCE_LIMIT: Final = 10_000
 BEIJING: Final = timezone(timedelta(hours=8))
 """The platform's time zone (China Standard Time has no daylight saving)."""
 _CONFLICT_ATTEMPTS = 50
+_CONFLICT_BACKOFF_CAP = 0.05
+"""Seconds: the longest pause between two tries of a contended reservation (about 2 s of trying in all)."""
 
 
 def second_of(epoch: float) -> str:
@@ -115,7 +117,7 @@ class CheckpointCounter:
 
     async def reserve(self, second: str, size: int) -> Block:
         """Reserve a block with compare-and-set; re-read and try again when another process wrote first."""
-        for _ in range(_CONFLICT_ATTEMPTS):
+        for attempt in range(_CONFLICT_ATTEMPTS):
             current = await self._checkpoints.get(self.name)
             stored = None
             if current is not None:
@@ -129,7 +131,9 @@ class CheckpointCounter:
                 )
             except CheckpointConflict:
                 self.conflicts += 1
-                await asyncio.sleep(random.uniform(0, 0.005))  # noqa: S311 - jitter, not a secret
+                # full jitter that grows: a process that keeps losing to a faster one gets out of step
+                pause = min(_CONFLICT_BACKOFF_CAP, 0.001 * 2**attempt)
+                await asyncio.sleep(random.uniform(0, pause))  # noqa: S311 - jitter, not a secret
                 continue
             return block
         raise TransientError(f"the msgid counter {self.name!r} stayed contended; try again")
