@@ -62,9 +62,13 @@ async def run(
         *headers,
     ]
     request = ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+    warm: list[float] = []
     if warmup:
         await asyncio.gather(
-            *(worker(host, port, request, time.perf_counter() + warmup, [], [0]) for _ in range(connections))
+            *(
+                worker(host, port, request, time.perf_counter() + warmup, warm, [0])
+                for _ in range(connections)
+            )
         )
     latencies: list[float] = []
     errors = [0]
@@ -77,6 +81,7 @@ async def run(
     return {
         "connections": connections,
         "requests": len(ordered),
+        "warmup_requests": len(warm),
         "errors": errors[0],
         "rps": round(len(ordered) / elapsed, 1),
         "p50_ms": round(percentile(ordered, 50) * 1000, 3),

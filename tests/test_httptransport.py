@@ -130,6 +130,22 @@ async def test_read_timeout(server: SimServer) -> None:
             await http.get(server.url + "/slow")
 
 
+async def test_a_head_that_trickles_in_is_bounded_by_one_read_timeout() -> None:
+    async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\n")
+        for n in range(20):  # each line well within the timeout, the head as a whole not
+            await asyncio.sleep(0.05)
+            writer.write(b"X-Slow-%d: 1\r\n" % n)
+            await writer.drain()
+
+    server = await raw_server(trickle)
+    port = server.sockets[0].getsockname()[1]
+    async with server, httpx.AsyncClient(transport=PooledTransport(), timeout=httpx.Timeout(0.3)) as http:
+        with pytest.raises(httpx.ReadTimeout):
+            await http.get(f"http://127.0.0.1:{port}/")
+
+
 async def test_a_stale_kept_alive_connection_is_replaced(
     server: SimServer, client: httpx.AsyncClient
 ) -> None:

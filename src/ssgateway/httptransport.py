@@ -53,16 +53,21 @@ def _timeouts(request: httpx.Request) -> dict[str, float | None]:
 async def _read_line(reader: asyncio.StreamReader, timeout: float | None) -> bytes:
     try:
         async with asyncio.timeout(timeout):
-            line = await reader.readuntil(b"\n")
+            return await _line(reader)
+    except TimeoutError as exc:
+        raise httpx.ReadTimeout("no answer within the read timeout") from exc
+
+
+async def _line(reader: asyncio.StreamReader) -> bytes:
+    """One line, its failures as httpx errors; the caller bounds the time (one timer per answer head)."""
+    try:
+        return await reader.readuntil(b"\n")
     except asyncio.IncompleteReadError as exc:
         raise httpx.RemoteProtocolError("the server closed the connection without a complete answer") from exc
     except asyncio.LimitOverrunError as exc:
         raise httpx.RemoteProtocolError("an answer line is too long") from exc
-    except TimeoutError as exc:
-        raise httpx.ReadTimeout("no answer within the read timeout") from exc
     except (ConnectionError, OSError) as exc:
         raise httpx.ReadError(str(exc) or type(exc).__name__) from exc
-    return line
 
 
 class _Body(httpx.AsyncByteStream):
@@ -209,7 +214,10 @@ class PooledTransport(httpx.AsyncBaseTransport):
             conn, reused = await self._checkout(key, timeouts["connect"])
             try:
                 conn.writer.write(payload)
-                async with asyncio.timeout(timeouts["write"]):
+                if conn.writer.transport.get_write_buffer_size():
+                    async with asyncio.timeout(timeouts["write"]):
+                        await conn.writer.drain()
+                else:  # all handed to the kernel: nothing to wait for (drain still reports a lost connection)
                     await conn.writer.drain()
             except TimeoutError as exc:
                 conn.close()
@@ -232,23 +240,11 @@ class PooledTransport(httpx.AsyncBaseTransport):
         raise httpx.ConnectError("no usable connection")  # pragma: no cover - the loop returns or raises
 
     async def _answer(self, conn: _Connection, request: httpx.Request, read: float | None) -> httpx.Response:
-        while True:
-            status_line = await _read_line(conn.reader, read)
-            parts = status_line.decode("latin-1").split(" ", 2)
-            if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
-                raise httpx.RemoteProtocolError("a malformed status line")
-            status = int(parts[1])
-            raw_headers: list[tuple[bytes, bytes]] = []
-            while True:
-                line = await _read_line(conn.reader, read)
-                if line in (b"\r\n", b"\n"):
-                    break
-                name, sep, value = line.partition(b":")
-                if not sep or len(raw_headers) >= _MAX_HEADERS:
-                    raise httpx.RemoteProtocolError("malformed answer headers")
-                raw_headers.append((name.strip(), value.strip()))
-            if status >= 200 or status == 101:
-                break
+        try:
+            async with asyncio.timeout(read):  # the whole head, interim answers included
+                status, version, raw_headers = await self._head(conn.reader)
+        except TimeoutError as exc:
+            raise httpx.ReadTimeout("no answer within the read timeout") from exc
         lowered = {k.lower(): v for k, v in raw_headers}
         chunked = b"chunked" in lowered.get(b"transfer-encoding", b"").lower()
         length = None
@@ -259,7 +255,7 @@ class PooledTransport(httpx.AsyncBaseTransport):
                 raise httpx.RemoteProtocolError("a malformed Content-Length") from exc
         if request.method == "HEAD" or status in (204, 304):
             length, chunked = 0, False
-        keep = lowered.get(b"connection", b"").lower() != b"close" and parts[0] != "HTTP/1.0"
+        keep = lowered.get(b"connection", b"").lower() != b"close" and version != "HTTP/1.0"
         stream = _Body(self, conn, length, chunked, keep, read)
         return httpx.Response(
             status,
@@ -268,6 +264,26 @@ class PooledTransport(httpx.AsyncBaseTransport):
             request=request,
             extensions={"http_version": b"HTTP/1.1"},
         )
+
+    @staticmethod
+    async def _head(reader: asyncio.StreamReader) -> tuple[int, str, list[tuple[bytes, bytes]]]:
+        """The status, HTTP version and headers of the final answer (1xx interim answers skipped)."""
+        while True:
+            parts = (await _line(reader)).decode("latin-1").split(" ", 2)
+            if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+                raise httpx.RemoteProtocolError("a malformed status line")
+            status = int(parts[1])
+            raw_headers: list[tuple[bytes, bytes]] = []
+            while True:
+                line = await _line(reader)
+                if line in (b"\r\n", b"\n"):
+                    break
+                name, sep, value = line.partition(b":")
+                if not sep or len(raw_headers) >= _MAX_HEADERS:
+                    raise httpx.RemoteProtocolError("malformed answer headers")
+                raw_headers.append((name.strip(), value.strip()))
+            if status >= 200 or status == 101:
+                return status, parts[0], raw_headers
 
     async def aclose(self) -> None:
         """Close every idle connection."""

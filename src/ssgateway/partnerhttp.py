@@ -68,6 +68,8 @@ _GZIP = zlib.MAX_WBITS | 16
 _ZLIB = zlib.MAX_WBITS
 _RAW_DEFLATE = -zlib.MAX_WBITS
 _SENT_AFTER = (httpx.ReadError, httpx.ReadTimeout, httpx.RemoteProtocolError)
+_KNOWN_URLS = 256
+"""Distinct request URLs whose joined form is remembered; the memory starts afresh past it."""
 
 
 class TlsSettings(BaseModel):
@@ -284,15 +286,20 @@ class PartnerHttp:
         self.max_response_bytes = max_response_bytes
         self._owns_http = http is None
         context = tls.ssl_context() if tls is not None else default_ssl_context()
+        self._transport = None if http is not None else transport or PooledTransport(ssl_context=context)
         self.client = http or httpx.AsyncClient(
             base_url=base_url,
             verify=context,
-            transport=transport or PooledTransport(ssl_context=context),
+            transport=self._transport,
             follow_redirects=False,
             trust_env=False,
             headers={"User-Agent": f"ssgateway/{__version__}", **(headers or {})},
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
         )
+        # A client of our own has no auth, redirects, hooks or cookies to apply: requests go straight to its
+        # transport (httpx's client machinery cost more per call than the transport itself).
+        self._defaults = {k.lower(): v for k, v in self.client.headers.items()}
+        self._urls: dict[str, httpx.URL] = {}
 
     async def aclose(self) -> None:
         """Close the connection pool if this object created it."""
@@ -315,16 +322,38 @@ class PartnerHttp:
         """A request carrying a fresh :class:`RequestProgress` tracer, and the tracer."""
         seconds = timeout or self.timeout
         progress = RequestProgress()
-        request = self.client.build_request(
+        limits = httpx.Timeout(seconds, connect=min(seconds, self.connect_timeout))
+        if self._transport is None or params:
+            request = self.client.build_request(
+                method,
+                url,
+                content=content,
+                headers=headers,
+                params=params,
+                timeout=limits,
+                extensions={"trace": progress},
+            )
+            return request, progress
+        merged = self._defaults
+        if headers:
+            merged = {**merged, **{k.lower(): v for k, v in headers.items()}}
+        request = httpx.Request(
             method,
-            url,
+            self._url(url),
             content=content,
-            headers=headers,
-            params=params,
-            timeout=httpx.Timeout(seconds, connect=min(seconds, self.connect_timeout)),
-            extensions={"trace": progress},
+            headers=merged,
+            extensions={"timeout": limits.as_dict(), "trace": progress},
         )
         return request, progress
+
+    def _url(self, url: str) -> httpx.URL:
+        """``url`` joined to the base URL as the client joins it, remembered (partners use a few URLs)."""
+        known = self._urls.get(url)
+        if known is None:
+            if len(self._urls) >= _KNOWN_URLS:
+                self._urls.clear()
+            known = self._urls[url] = self.client.build_request("GET", url).url
+        return known
 
     async def open(self, request: httpx.Request, progress: RequestProgress, what: str) -> httpx.Response:
         """Send ``request`` and return the response with its body still to read (stream it, then close it).
@@ -333,9 +362,13 @@ class PartnerHttp:
             TransientError, OutcomeUnknown: the exchange failed (see the module).
         """
         try:
-            return await self.client.send(request, stream=True)
+            if self._transport is None:
+                return await self.client.send(request, stream=True)
+            response = await self._transport.handle_async_request(request)
         except httpx.HTTPError as exc:
             raise self.transport_error(what, exc, progress.was_sent(exc)) from exc
+        response.request = request
+        return response
 
     async def read(self, response: httpx.Response, what: str, limit: int | None = None) -> bytes:
         """The whole decoded body of an opened response (closed afterwards)."""

@@ -68,6 +68,17 @@ def xml_getter(expr: str, namespaces: Mapping[str, str]) -> Getter:
     once as XPath. Raises ``etree.XPathSyntaxError`` or ``KeyError`` (unknown prefix) for bad expressions.
     """
     path = simple_xpath(expr, namespaces)
+    if path is not None and "/" not in path:
+        tag = path
+
+        def child_text(element: Any) -> Any:
+            # findtext's semantics (first match; "" for an empty element; None when absent) at half its cost:
+            # iterchildren filters by tag in C where findtext goes through ElementPath in Python
+            for child in element.iterchildren(tag):
+                return child.text or ""
+            return None
+
+        return child_text
     if path is not None:
 
         def find_text(element: Any) -> Any:

@@ -201,6 +201,28 @@ class RetryPolicy:
             Exception: the last error, unchanged, when it is not retryable or the policy is exhausted.
         """
         start = self.clock.monotonic()
+        try:
+            return await func()  # most calls succeed at once: no retry machinery is built for them
+        except Exception as error:
+            if not self.retryable(error, resendable=resendable):
+                raise
+            delay = self.next_delay(1, error, self.clock.monotonic() - start)
+            if delay is None:
+                raise
+            if on_retry is not None:
+                on_retry(RetryEvent(1, error, delay))
+        await self.clock.sleep(delay)
+        return await self._retry(func, start, resendable, on_retry)
+
+    async def _retry(
+        self,
+        func: Callable[[], Awaitable[T]],
+        start: float,
+        resendable: bool,
+        on_retry: Callable[[RetryEvent], None] | None,
+    ) -> T:
+        """Attempts 2 and on (the first failed and its wait is over), driven by tenacity."""
+        done = 1  # attempts made before tenacity's first
         pending: list[float | None] = [None]
 
         def retry(state: RetryCallState) -> bool:
@@ -210,7 +232,8 @@ class RetryPolicy:
         def wait(state: RetryCallState) -> float:
             error = state.outcome.exception() if state.outcome else None
             elapsed = self.clock.monotonic() - start
-            pending[0] = None if error is None else self.next_delay(state.attempt_number, error, elapsed)
+            attempt = state.attempt_number + done
+            pending[0] = None if error is None else self.next_delay(attempt, error, elapsed)
             return pending[0] or 0.0
 
         def stop(state: RetryCallState) -> bool:
@@ -219,7 +242,7 @@ class RetryPolicy:
         def before_sleep(state: RetryCallState) -> None:
             error = state.outcome.exception() if state.outcome else None
             if on_retry is not None and error is not None:
-                on_retry(RetryEvent(state.attempt_number, error, pending[0] or 0.0))
+                on_retry(RetryEvent(state.attempt_number + done, error, pending[0] or 0.0))
 
         async def attempt() -> T:
             # tenacity awaits only what it recognises as a coroutine function; a lambda returning an

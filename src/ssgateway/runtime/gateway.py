@@ -419,7 +419,8 @@ class Gateway:
         self, adapter: Adapter, operation: str, request: BaseModel, timeout: float, resendable: bool
     ) -> BaseModel:
         try:
-            return await asyncio.wait_for(adapter.call(operation, request), timeout)
+            async with asyncio.timeout(timeout):  # in this task: wait_for would start another per call
+                return await adapter.call(operation, request)
         except TimeoutError:
             partner = adapter.context.partner if hasattr(adapter, "context") else None
             message = f"{operation} at {partner} did not finish within {timeout:g}s"
