@@ -18,6 +18,7 @@ from ssgateway.testing import BankSimulator, MedicalSimulator, Population, Provi
 from ssgateway.testing.dialect import LOWERCASE_DIALECT
 from ssgateway.testing.medical import DEATH_REPORT_INFNO
 from ssgateway.testing.provincial import retired
+from ssgateway.testing.sidecar import running_sidecar
 from ssgateway.yamlfile import Located
 
 FAST_RETRY = {"attempts": 40, "deadline": 60, "initial_backoff": 0.02, "max_backoff": 0.1}
@@ -144,28 +145,8 @@ def make_gateway(tmp_path: Path, partners: Partners) -> Callable[..., Gateway]:
     return make
 
 
-@contextlib.asynccontextmanager
-async def sidecar(gateway: Gateway) -> AsyncIterator[str]:
-    """The sidecar for ``gateway`` on a free port of 127.0.0.1 (its lifespan starts the gateway); its URL."""
-    import uvicorn
-
-    from ssgateway.server import create_app
-
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(gateway), host="127.0.0.1", port=0, log_config=None, access_log=False,
-                       lifespan="on", server_header=False)
-    )  # fmt: skip
-    serving = asyncio.create_task(server.serve())
-    try:
-        while not server.started:
-            if serving.done():
-                serving.result()
-                raise RuntimeError("the sidecar stopped before it started")
-            await asyncio.sleep(0.02)
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await serving
+sidecar = running_sidecar
+"""The sidecar for a gateway on a free port of 127.0.0.1; yields its URL."""
 
 
 API_KEY = "test"  # its hash is in make_gateway's api_keys

@@ -118,6 +118,30 @@ async def test_request_problems(client: httpx.AsyncClient) -> None:
     )
 
 
+async def test_a_body_past_the_limit_is_refused_without_reading_it_all(
+    make_gateway: Callable[..., Gateway],
+) -> None:
+    read = 0
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: the limit is found while reading
+        nonlocal read
+        for _ in range(100):
+            read += 1
+            yield b" " * 1024
+
+    keys = [{"id": "app", "hash": hash_key(KEY)}]
+    async with make_gateway({}, api_keys=keys) as gateway:
+        app = create_app(gateway, max_body=4096)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://sidecar"
+        ) as http:
+            declared = await http.post("/v1/ops/person.lookup", content=b"{}" + b" " * 5000, headers=auth())
+            assert_problem(declared, 413, "request.too_large")
+            streamed = await http.post("/v1/ops/person.lookup", content=chunks(), headers=auth())
+            assert_problem(streamed, 413, "request.too_large")
+    assert read < 10
+
+
 async def test_idempotency_over_http(client: httpx.AsyncClient, partner: PartnerSimulator) -> None:
     assert_problem(
         await client.post("/v1/ops/transfer.submit", json=SUBMISSION, headers=auth()),

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -92,6 +92,21 @@ def _validation_problem(exc: ValidationError, rid: str) -> Response:
     return problem(422, "request.invalid", "the request does not validate", request_id=rid, errors=errors)
 
 
+async def _body(request: Request, limit: int) -> bytes | None:
+    """The request body, or None as soon as it is known to exceed ``limit`` (never read past it)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def create_app(gateway: Gateway, *, max_body: int = MAX_BODY_BYTES) -> Starlette:
     """The sidecar application for ``gateway``; the app's lifespan starts and closes the gateway."""
     keys = ApiKeys(gateway.config.api_keys)
@@ -135,8 +150,11 @@ def create_app(gateway: Gateway, *, max_body: int = MAX_BODY_BYTES) -> Starlette
             )
         if "json" not in request.headers.get("content-type", "application/json"):
             return problem(415, "request.media_type", "send application/json", request_id=rid)
-        body = await request.body()
-        if len(body) > max_body:
+        try:
+            body = await _body(request, max_body)
+        except ClientDisconnect:
+            return Response(status_code=400)  # the caller went away: nobody reads this
+        if body is None:
             return problem(413, "request.too_large", f"the body exceeds {max_body} bytes", request_id=rid)
         try:
             canonical = operation.request.model_validate_json(body)

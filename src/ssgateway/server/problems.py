@@ -7,7 +7,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from ssgateway.errors import SSGatewayError
+from ssgateway.errors import IdempotencyInProgress, SSGatewayError
 from ssgateway.masking import mask_text
 
 __all__ = ["PROBLEM_TYPE_BASE", "problem", "problem_from_error"]
@@ -80,7 +80,10 @@ def problem_from_error(exc: SSGatewayError, *, request_id: str | None = None) ->
     if exc.details.get("partner_code"):
         extra["partner_code"] = exc.details["partner_code"]
     headers = None
-    retry_after = getattr(exc, "retry_after", None)
+    retry_after = getattr(exc, "retry_after", None) or exc.details.get("retry_after")
+    if isinstance(exc, IdempotencyInProgress):
+        # the first request usually answers within a second; its lease only bounds a holder that died
+        retry_after = 1
     if retry_after:
-        headers = {"Retry-After": str(max(1, round(retry_after)))}
+        headers = {"Retry-After": str(max(1, round(float(retry_after))))}
     return problem(exc.http_status, exc.code, exc.message, request_id=request_id, headers=headers, **extra)

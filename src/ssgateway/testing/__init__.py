@@ -51,6 +51,7 @@ __all__ = [
     "ProvincialSimulator",
     "loopback_only",
     "partner_sender",
+    "running_sidecar",
     "service_address",
     "store_conformance",
     "write_drop",
@@ -72,6 +73,7 @@ _LAZY = {
     "partner_sender": "ssgateway.testing.partner",
     "Population": "ssgateway.testing.population",
     "ProvincialSimulator": "ssgateway.testing.provincial",
+    "running_sidecar": "ssgateway.testing.sidecar",
     "store_conformance": "ssgateway.testing.stores",
     "write_drop": "ssgateway.testing.drops",
 }
