@@ -29,7 +29,7 @@ DOCS = ROOT / "docs"
 PAGES = sorted([*DOCS.rglob("*.md"), ROOT / "README.md"])
 FENCE = re.compile(r"^```([\w-]*)[^\n]*\n(.*?)^```\s*$", re.MULTILINE | re.DOTALL)
 EXERCISED_ELSEWHERE = {
-    "make run": "the main job, run by CI's clean-clone check",
+    "make run": "the main job: tests/test_sandbox.py starts the sandbox it runs and tries its examples",
     "make test": ".ci/run runs it",
     "pip install .": "tests/test_packaging.py installs a built wheel",
 }
