@@ -405,8 +405,8 @@ class Sandbox:
                 self.curl("deaths.notify", death, idempotency_key=f"civil-{death['notice_id']}"),
             ),
             (
-                "Pay July's pensions: the bank rejects the payment to that person (MD07, end customer"
-                " deceased):",
+                "A moment later (the outbox delivers the stop within a second), pay July's pensions: the"
+                " bank rejects the payment to that person (MD07, end customer deceased):",
                 self.curl("payments.submit", self.payroll("2024-07"), idempotency_key="HN202407-001"),
             ),
         ]
