@@ -49,3 +49,23 @@ def test_in_thread_for_sync_callers() -> None:
 def test_only_loopback() -> None:
     with pytest.raises(ValueError, match="loopback"):
         SimServer(echo, host="0.0.0.0")  # noqa: S104 - the point of the test
+
+
+async def test_stopping_with_idle_connections_reports_no_error() -> None:
+    loop = asyncio.get_running_loop()
+    reported: list[dict[str, object]] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: reported.append(context))
+    try:
+        server = SimServer(echo)
+        await server.start()
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            assert (await client.get("/x")).status_code == 200  # the connection stays open, idle
+            _, idle = await asyncio.open_connection("127.0.0.1", server.port)  # never sends a byte
+            await asyncio.sleep(0.05)
+            await server.stop()
+            await asyncio.sleep(0.05)
+            idle.close()
+    finally:
+        loop.set_exception_handler(previous)
+    assert reported == []

@@ -248,6 +248,10 @@ class SimServer:
                     return
         except (ConnectionError, asyncio.IncompleteReadError):
             return
+        except asyncio.CancelledError:
+            # Only stop() cancels a handler. Ending normally keeps asyncio's stream callback on
+            # Python 3.11 from reporting the cancellation as an unhandled error.
+            return
         finally:
             self._connections.discard(writer)
             if task is not None:
