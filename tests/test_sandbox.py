@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -17,7 +18,8 @@ from ssgateway.config import load_config
 def start(tmp_path: Path) -> tuple[subprocess.Popen[str], list[str]]:
     proc = subprocess.Popen(
         [sys.executable, "-c", "from ssgateway.cli import main; main()", "sandbox", "--port", "0",
-         "--api-key", "ssg_sandbox_test_key", "--config-out", str(tmp_path / "generated.yaml")],
+         "--api-key", "ssg_sandbox_test_key", "--config-out", str(tmp_path / "generated.yaml"),
+         "--log-level", "info"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
     )  # fmt: skip
     assert proc.stdout is not None
@@ -103,4 +105,8 @@ def test_sandbox_examples_work_as_printed(tmp_path: Path) -> None:
             _out, err = proc.communicate()
     assert proc.returncode == 0, err
     assert "sandbox stopped" in err
+    # --log-level info: an access line per request, and the people in them stay masked
+    assert "ssgateway.access: POST /v1/ops/transfer.submit 200" in err
+    assert "ssgateway.events: deaths.notify death:" in err
+    assert re.search(r"(?<!\d)\d{17}[\dX](?!\d)", err) is None, "an unmasked citizen id in the log"
     assert (tmp_path / "generated.yaml").exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import sys
 from pathlib import Path
 
@@ -11,6 +12,15 @@ import typer
 
 from ssgateway.cli._common import console_err
 from ssgateway.log import configure_logging
+
+
+class LogLevel(enum.StrEnum):
+    """Levels ``--log-level`` accepts."""
+
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
 
 
 def sandbox(
@@ -22,12 +32,18 @@ def sandbox(
         None, "--config-out", help="Also write the generated configuration here."
     ),
     seed: int = typer.Option(7, "--seed", help="Seed of the synthetic population."),
+    log_level: LogLevel = typer.Option(
+        "WARNING",
+        "--log-level",
+        help="What the gateway logs to stderr, masked: INFO adds an access line per request.",
+        case_sensitive=False,
+    ),
 ) -> None:
     """Start simulated provinces and a gateway for them; print the URL, a key and curl examples."""
     from ssgateway.sandbox import Sandbox
     from ssgateway.server import new_key
 
-    configure_logging("WARNING", "text")
+    configure_logging(log_level.value, "text")
 
     async def main() -> None:
         box = Sandbox(port=port, api_key=api_key or new_key(), seed=seed)
