@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import httpx
@@ -67,3 +68,33 @@ class DownAdapter(BaseAdapter):
     @handles("contributions.history")
     async def history(self, request: HistoryQuery) -> BaseModel:
         raise TransientError("connection refused", partner=self.context.partner, code="partner.unavailable")
+
+
+class FragileAdapter(BaseAdapter):
+    """Accepts transfers at a partner that does not dedupe; ``mode`` makes it refuse, fail on a bug or hang.
+
+    ``calls`` counts the requests that reached the partner (the partner acted on each).
+    """
+
+    name = "test-fragile"
+    version = "1"
+    deduplicated: frozenset[str] = frozenset()
+    mode = "ok"
+    calls = 0
+
+    @handles("transfer.submit")
+    async def submit(self, request: TransferSubmission) -> TransferAcceptance:
+        type(self).calls += 1
+        if self.mode == "refuse":
+            raise PermanentError("partner refused", partner=self.context.partner)
+        if self.mode == "bug":  # a defect after the partner acted, with personal data in its message
+            raise KeyError(f"no letter for {request.citizen_id.reveal()}")
+        if self.mode == "hang":
+            await asyncio.sleep(3600)
+        return TransferAcceptance(
+            certificate_number=request.certificate_number,
+            letter_number=f"L-{self.calls}",
+            from_region=request.from_region,
+            to_region=request.to_region,
+            accepted_at=datetime.now(UTC),
+        )

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import yaml
 from tests.model.test_entities import record
-from tests.runtime.adapters import DownAdapter, LedgerAdapter
+from tests.runtime.adapters import DownAdapter, FragileAdapter, LedgerAdapter
 
 from ssgateway.config import parse_config
 from ssgateway.registry import AdapterRegistry, default_registry
@@ -24,6 +24,7 @@ def test_adapters() -> AdapterRegistry:
     reg.register(default_registry().get("records-file"))
     reg.register(LedgerAdapter)
     reg.register(DownAdapter)
+    reg.register(FragileAdapter)
     return reg
 
 

@@ -14,6 +14,7 @@ payload → :class:`~ssgateway.errors.IdempotencyConflict`; still in flight →
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -54,6 +55,7 @@ from ssgateway.reliability import (
     is_resendable,
     store_from_config,
 )
+from ssgateway.reliability.idempotency import MAX_KEY_LENGTH
 from ssgateway.runtime.events import EventIntake
 from ssgateway.runtime.fanout import duplicate_enrollments, gather_history
 from ssgateway.runtime.metrics import GatewayMetrics
@@ -318,8 +320,9 @@ class Gateway:
             raise RequestInvalid(
                 f"{operation} changes state: an idempotency key is required", code="idempotency.key_required"
             )
-        key = f"{caller or '-'}:{operation}:{idempotency_key}"
-        outcome = await self.store.idempotency.claim(key, fingerprint(model))
+        outcome = await self.store.idempotency.claim(
+            _scoped_key(caller, operation, idempotency_key), fingerprint(model)
+        )
         if isinstance(outcome, Replay):
             self.metrics.replays.labels(operation).inc()
             if outcome.succeeded:
@@ -358,8 +361,18 @@ class Gateway:
         except SSGatewayError as exc:
             await idem.fail(claim, exc, permanent=True)
             raise
-        except BaseException:
-            await idem.release(claim)
+        except BaseException as exc:
+            # A bug or a cancellation mid-call: nobody knows whether the partner acted. A resendable call
+            # frees the key for a retry; any other keeps an ambiguous outcome, so a retry with the key is
+            # answered "reconcile first" instead of being sent a second time.
+            if self._resendable(op, request):
+                await asyncio.shield(idem.release(claim))
+            else:
+                unknown = OutcomeUnknown(
+                    f"{op.name} ended without an answer ({type(exc).__name__}); it may have reached the"
+                    " partner: reconcile first"
+                )
+                await asyncio.shield(idem.fail(claim, unknown, permanent=True))
             raise
         await idem.complete(claim, response.model_dump(mode="json"))
         return CallResult(op.name, response)
@@ -496,3 +509,20 @@ def _outcome_label(exc: BaseException) -> str:
     if isinstance(exc, AdapterError):
         return "permanent"
     return "error" if isinstance(exc, SSGatewayError) else "crash"
+
+
+def _scoped_key(caller: str | None, operation: str, key: str) -> str:
+    """The store key of a caller's idempotency key: scoped to the caller and the operation.
+
+    The caller's key may be 1 to 255 characters; when the scoped form would be longer than the store takes,
+    the key part is replaced by its SHA-256, so every key the caller may send fits and stays distinct.
+    """
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise RequestInvalid(
+            f"an Idempotency-Key is 1 to {MAX_KEY_LENGTH} characters, got {len(key)}",
+            code="idempotency.key_invalid",
+        )
+    scoped = f"{caller or '-'}:{operation}:{key}"
+    if len(scoped) <= MAX_KEY_LENGTH:
+        return scoped
+    return f"{caller or '-'}:{operation}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"

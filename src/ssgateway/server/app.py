@@ -26,7 +26,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ssgateway.errors import NotFound, SSGatewayError
 from ssgateway.log import new_request_id, request_id
+from ssgateway.masking import mask_text
 from ssgateway.operations import OPERATIONS, get_operation
+from ssgateway.runtime.gateway import ReplayedError
 from ssgateway.server.auth import ApiKeys
 from ssgateway.server.openapi import openapi_document
 from ssgateway.server.problems import problem, problem_from_error
@@ -40,6 +42,7 @@ MAX_BODY_BYTES = 32 * 1024 * 1024
 """Largest request body accepted (a payment batch of 50,000 instructions fits)."""
 
 log = logging.getLogger("ssgateway.access")
+server_log = logging.getLogger("ssgateway.server")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
@@ -54,7 +57,8 @@ class _AccessLog:
             await self.app(scope, receive, send)
             return
         given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        rid = given if _REQUEST_ID.fullmatch(given) else new_request_id()
+        # a caller's own id is kept when it is plainly an id: never one that looks like personal data
+        rid = given if _REQUEST_ID.fullmatch(given) and mask_text(given) == given else new_request_id()
         scope.setdefault("state", {})["request_id"] = rid
         status = 500
         start = time.perf_counter()
@@ -111,9 +115,7 @@ def create_app(gateway: Gateway, *, max_body: int = MAX_BODY_BYTES) -> Starlette
     """The sidecar application for ``gateway``; the app's lifespan starts and closes the gateway."""
     keys = ApiKeys(gateway.config.api_keys)
     if not keys:
-        logging.getLogger("ssgateway.server").warning(
-            "no API keys are configured: every operation call is refused"
-        )
+        server_log.warning("no API keys are configured: every operation call is refused")
     document = openapi_document(list(OPERATIONS.values()))
     metrics = gateway.metrics
 
@@ -121,7 +123,14 @@ def create_app(gateway: Gateway, *, max_body: int = MAX_BODY_BYTES) -> Starlette
         rid: str = request.scope["state"]["request_id"]
         name: str = request.path_params["operation"]
         start = time.perf_counter()
-        response = await _handle(request, name, rid)
+        try:
+            response = await _handle(request, name, rid)
+        except Exception:  # noqa: BLE001 - answered as a 500 problem and logged with its traceback
+            # a defect, not a partner's answer: logged (masked) with the request id, answered as a problem
+            server_log.exception("%s failed unexpectedly", name)
+            response = problem(
+                500, "internal", "an unexpected error; the log names it by this request id", request_id=rid
+            )
         if name in OPERATIONS:
             metrics.requests.labels(name, str(response.status_code)).inc()
             metrics.request_seconds.labels(name).observe(time.perf_counter() - start)
@@ -170,6 +179,8 @@ def create_app(gateway: Gateway, *, max_body: int = MAX_BODY_BYTES) -> Starlette
             )
         try:
             result = await gateway.call(name, canonical, idempotency_key=key, caller=caller.id)
+        except ReplayedError as exc:  # the stored answer to this key was an error: the same error again
+            return problem_from_error(exc, request_id=rid, headers={"Idempotent-Replayed": "true"})
         except SSGatewayError as exc:
             return problem_from_error(exc, request_id=rid)
         headers = {"Idempotent-Replayed": "true"} if result.replayed else None

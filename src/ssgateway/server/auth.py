@@ -49,7 +49,7 @@ class ApiKeys:
 
     def authenticate(self, headers: Mapping[str, str]) -> Caller | None:
         """The caller whose key the request carries, or None."""
-        key = headers.get("x-api-key")
+        key = headers.get("x-api-key") or None  # an empty header does not hide a Bearer key
         if key is None:
             scheme, _, value = headers.get("authorization", "").partition(" ")
             key = value.strip() if scheme.lower() == "bearer" else None

@@ -71,7 +71,9 @@ def _masked(value: Any) -> Any:
     return value
 
 
-def problem_from_error(exc: SSGatewayError, *, request_id: str | None = None) -> Response:
+def problem_from_error(
+    exc: SSGatewayError, *, request_id: str | None = None, headers: dict[str, str] | None = None
+) -> Response:
     """The problem response for one of our errors: its HTTP status, code and (masked) message."""
     extra: dict[str, Any] = {}
     partner = exc.details.get("partner")
@@ -79,11 +81,13 @@ def problem_from_error(exc: SSGatewayError, *, request_id: str | None = None) ->
         extra["partner"] = partner
     if exc.details.get("partner_code"):
         extra["partner_code"] = exc.details["partner_code"]
-    headers = None
+    headers = dict(headers or {})
     retry_after = getattr(exc, "retry_after", None) or exc.details.get("retry_after")
     if isinstance(exc, IdempotencyInProgress):
         # the first request usually answers within a second; its lease only bounds a holder that died
         retry_after = 1
     if retry_after:
-        headers = {"Retry-After": str(max(1, round(float(retry_after))))}
-    return problem(exc.http_status, exc.code, exc.message, request_id=request_id, headers=headers, **extra)
+        headers["Retry-After"] = str(max(1, round(float(retry_after))))
+    return problem(
+        exc.http_status, exc.code, exc.message, request_id=request_id, headers=headers or None, **extra
+    )
