@@ -93,6 +93,70 @@ async def test_answers_lost_after_booking_are_recovered_by_resending(
     assert bank.calls["pain.001"] == calls + 1  # only the message whose answer was lost went again
 
 
+async def test_a_lost_answer_outranks_a_refusal_in_the_same_batch(
+    bank: BankSimulator, adapter: Adapter
+) -> None:
+    b = batch(bank, 4)
+    client = await adapter(max_transactions_per_message=2, parallel_messages=1)
+    bank.faults.add(FaultKind.RESET, operations="pain.001", times=1)  # message 1 booked, its answer lost
+    bank.faults.add(FaultKind.HTTP_ERROR, operations="pain.001", times=1, status=400)  # message 2 refused
+    # a refusal would end the call with message 1 unknown: the ambiguity is what the caller must hear
+    with pytest.raises(OutcomeUnknown, match="2 messages, 0 answered, 1 refused, 1 without a usable answer"):
+        await client.call("payments.submit", b)
+    assert len(bank.ledger) == 2
+    result = await client.call("payments.submit", b)  # the resend the runtime makes: each paid once
+    assert result.accepted == 4 and len(bank.ledger) == 4
+
+
+async def test_a_return_listed_before_its_debit_stays_returned(bank: BankSimulator, adapter: Adapter) -> None:
+    b = batch(bank, 2)
+    client = await adapter()
+    await client.call("payments.submit", b)
+    e2e = b.instructions[0].end_to_end_id
+    ns = "urn:iso:std:iso:20022:tech:xsd:camt.054.001.08"
+
+    def entry(direction: str, day: str, returned: bool) -> str:
+        why = "<RtrInf><Rsn><Cd>AC04</Cd></Rsn></RtrInf>" if returned else ""
+        return (
+            f"<Ntry><Amt Ccy='CNY'>2000.45</Amt><CdtDbtInd>{direction}</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts>"
+            f"<BookgDt><Dt>{day}</Dt></BookgDt><NtryDtls><TxDtls><Refs><PmtInfId>{b.batch_id}</PmtInfId>"
+            f"<EndToEndId>{e2e}</EndToEndId></Refs>{why}</TxDtls></NtryDtls></Ntry>"
+        )
+
+    notification = (
+        f"<Document xmlns='{ns}'><BkToCstmrDbtCdtNtfctn><GrpHdr><MsgId>N1</MsgId>"
+        "<CreDtTm>2024-07-02T10:00:00</CreDtTm></GrpHdr><Ntfctn>"
+        f"{entry('CRDT', '2024-07-02', True)}{entry('DBIT', '2024-07-01', False)}"  # credits listed first
+        "</Ntfctn></BkToCstmrDbtCdtNtfctn></Document>"
+    )
+    bank.faults.add(FaultKind.BODY, operations="camt.054", body=notification.encode())
+    report = await client.call("payments.status", PaymentStatusQuery(batch_id=b.batch_id))
+    assert states(report.statuses)[0] == (e2e, "returned", "AC04")
+
+
+@respx.mock
+async def test_a_refusal_gives_the_reason_not_the_payee() -> None:
+    ns = "urn:iso:std:iso:20022:tech:xsd:pain.002.001.10"
+    words = "<StsRsnInf><Rsn><Cd>BE01</Cd></Rsn><AddtlInf>收款人户名王秀英与账号620000123456不符</AddtlInf></StsRsnInf>"
+    refusal = (
+        f"<Document xmlns='{ns}'><CstmrPmtStsRpt><GrpHdr><MsgId>R</MsgId><CreDtTm>2024-06-28T09:00:00</CreDtTm>"
+        "</GrpHdr><OrgnlGrpInfAndSts><OrgnlMsgId>M</OrgnlMsgId><OrgnlMsgNmId>pain.001.001.09</OrgnlMsgNmId>"
+        f"<GrpSts>RJCT</GrpSts>{words}</OrgnlGrpInfAndSts></CstmrPmtStsRpt></Document>"
+    )
+    respx.post("https://bank.example/pain.001").mock(return_value=httpx.Response(422, content=refusal))
+    client = BankIso20022Adapter(BankSettings(endpoint="https://bank.example"), AdapterContext(partner="b"))
+    await client.start()
+    try:
+        with pytest.raises(PermanentError) as caught:
+            await client.call("payments.submit", batch(BankSimulator(Population.generate(seed=5, size=3)), 1))
+    finally:
+        await client.close()
+    assert caught.value.details["partner_code"] == "BE01"
+    shown = f"{caught.value} {caught.value.details}"
+    assert "inconsistent with end customer" in shown
+    assert "王秀英" not in shown and "620000123456" not in shown
+
+
 async def test_a_bank_that_refuses_duplicate_message_ids(population: Population, adapter: Adapter) -> None:
     async with BankSimulator(population, duplicate_messages="reject") as bank:
         b = batch(bank, 4)

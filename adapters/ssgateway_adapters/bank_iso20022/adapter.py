@@ -42,7 +42,7 @@ from ssgateway.sdk import AdapterContext, BaseAdapter, Health, MappingCatalog, h
 
 from .flatfile import FlatFileFormat
 from .pain001 import MessagePart, build_pain001, split_batch
-from .reports import StatusReport, read_notification, read_status_report
+from .reports import REASONS, StatusReport, read_notification, read_status_report
 from .schemas import PAIN001, schema, validate
 from .settings import BankSettings
 from .stops import StopList
@@ -54,6 +54,14 @@ _XML = "application/xml; charset=utf-8"
 _BEIJING = timezone(timedelta(hours=8))
 _KEEP_PREPARED = 8
 _OK = (200, 201, 202)
+_FINALITY = {
+    PaymentState.PENDING: 0,
+    PaymentState.ACCEPTED: 1,
+    PaymentState.SETTLED: 2,
+    PaymentState.REJECTED: 3,
+    PaymentState.RETURNED: 4,
+}
+"""How final a state is: a report never replaces a state with a less final one, whatever the order."""
 
 
 @dataclass
@@ -187,7 +195,12 @@ class BankIso20022Adapter(BaseAdapter):
 
     @staticmethod
     def _worst(failures: list[BaseException], *, answered: int, total: int) -> BaseException:
-        """The failure the whole batch fails with: what retrying cannot mend, then the ambiguous."""
+        """The failure the whole batch fails with.
+
+        A message whose answer was lost outranks a refused one: the bank may have booked it, and a resend
+        (safe, the bank dedupes on end-to-end ids) learns what it did, where a refusal would end the call and
+        leave the lost answer unknown. Then what retrying cannot mend, then what it can.
+        """
         for failure in failures:
             if not isinstance(failure, Exception):
                 return failure  # cancellation and the like go on unchanged
@@ -195,13 +208,17 @@ class BankIso20022Adapter(BaseAdapter):
         def rank(error: BaseException) -> int:
             if not isinstance(error, AdapterError):
                 return 0  # unusable or hostile answers, bugs
-            if isinstance(error, PermanentError):
+            if isinstance(error, OutcomeUnknown):
                 return 1
-            return 2 if isinstance(error, OutcomeUnknown) else 3
+            return 2 if isinstance(error, PermanentError) else 3
 
         chosen = min(failures, key=rank)
-        if answered and rank(chosen) < 2 and isinstance(chosen, SSGatewayError):
-            chosen.message += f" ({answered} of {total} messages of the batch had been answered)"
+        if total > 1 and isinstance(chosen, SSGatewayError):
+            refused = sum(1 for f in failures if isinstance(f, PermanentError))
+            chosen.message += (
+                f" (of the batch's {total} messages, {answered} answered, {refused} refused,"
+                f" {len(failures) - refused} without a usable answer)"
+            )
             chosen.args = (chosen.message,)
         return chosen
 
@@ -269,8 +286,11 @@ class BankIso20022Adapter(BaseAdapter):
         if _looks_like_xml(answer.body):
             try:
                 report = read_status_report(answer.body)
-                code = report.group_reason
-                detail = next((s.reason for s in report.statuses if s.reason), None)
+                code = report.group_reason or next(
+                    (s.reason_code for s in report.statuses if s.reason_code), None
+                )
+                # the standard text of the code only: the bank's own words may name the payee
+                detail = REASONS.get(code or "")
             except InputError:
                 pass  # not a pain.002: the HTTP status says enough
         return self.transport.failure(what, answer, code=code, detail=detail)
@@ -363,13 +383,9 @@ class BankIso20022Adapter(BaseAdapter):
         elif answer.status != 404:  # 404: nothing was returned or booked yet
             raise self.transport.failure(notes, answer)
         merged = {s.end_to_end_id: s for s in report.statuses}
-        for later in returns:
+        for later in returns:  # booked debits and returns, in whatever order the bank lists them
             current = merged.get(later.end_to_end_id)
-            if (
-                current is None
-                or later.state is PaymentState.RETURNED
-                or current.state is not PaymentState.REJECTED
-            ):
+            if current is None or _FINALITY[later.state] >= _FINALITY[current.state]:
                 merged[later.end_to_end_id] = later
         wanted = set(request.end_to_end_ids)
         statuses = tuple(s for s in merged.values() if not wanted or s.end_to_end_id in wanted)
