@@ -77,6 +77,15 @@ def test_rejection_masks_personal_raw_values() -> None:
     assert outcome.raw == "360426********009X" and BAD_CHECK_ID not in str(outcome)
 
 
+def test_a_rejection_reason_never_repeats_a_personal_value_unmasked() -> None:
+    rows = dataset(2)
+    citizen = rows[0]["AAC002"]
+    for column in ("AAE143", "AAE140"):  # an id typed into a coded column: "code ... is not in code list"
+        outcome = DROP.map_record({**rows[0], column: citizen}, 2)
+        assert isinstance(outcome, Rejection) and "is not in code list" in outcome.reason
+        assert citizen not in str(outcome) and f"{citizen[:6]}********{citizen[-4:]}" in outcome.reason
+
+
 def test_unknown_columns_are_carried_in_provenance() -> None:
     rows = dataset(2)
     stream = io.StringIO()

@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from ssgateway.mapping import Accepted, InboundMapping, MappingCatalog, Outcome, Rejection
 from ssgateway.mapping.csvfile import CsvLayout, CsvLimits, Frame, parse_frame
 from ssgateway.mapping.spec import FieldRule
+from ssgateway.masking import mask_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -169,7 +170,7 @@ class FrameMapper:
             for check in self.job.checks:
                 found = check(outcome.entity)
                 if found is not None:
-                    return Rejection(outcome.position, found.reason, found.field,
+                    return Rejection(outcome.position, mask_text(found.reason), found.field,
                                      self._sources.get(found.field), found.raw)  # fmt: skip
         return outcome
 

@@ -319,7 +319,7 @@ class InboundMapping:
         raw = (
             self._masked(key, meta.getter(record)) if meta is not None and "[" not in (field or "") else None
         )
-        return Rejection(position, reason, field, meta.source if meta else None, raw)
+        return Rejection(position, mask_text(reason), field, meta.source if meta else None, raw)
 
     def map_record(self, record: Any, position: int, provenance: Provenance | None = None) -> Outcome:
         """Map one record (a CSV row as a dict, an XML element, a JSON object)."""
@@ -328,7 +328,8 @@ class InboundMapping:
         try:
             data = self._build(record)
         except FieldReject as exc:
-            return Rejection(position, exc.reason, exc.field, exc.source, self._masked(exc.field, exc.raw))
+            reason = mask_text(exc.reason)  # a reason may quote the value (a code not in its list)
+            return Rejection(position, reason, exc.field, exc.source, self._masked(exc.field, exc.raw))
         if provenance is not None and self._has_provenance:
             data["provenance"] = provenance
         try:
