@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import codecs
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
 
 from ssgateway.errors import InputError
 from ssgateway.masking import mask_text
@@ -34,19 +35,32 @@ class Manifest(BaseModel):
     """The division the drop is for (usually a province, ``410000``)."""
     period: Period
     """The month the drop is for (``YYYYMM``); no record may be for a later month."""
-    records: int = Field(ge=0)
-    """Data records in the CSV file (the header excluded); accepted + rejected must equal it."""
+    records: StrictInt = Field(ge=0)
+    """Data records in the CSV file (the header excluded); accepted + rejected must equal it. A JSON
+    integer: ``true``, ``"3"`` or ``3.0`` are refused."""
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     """Hex SHA-256 of the CSV file's bytes."""
     encoding: Literal["gb18030", "gbk", "utf-8", "utf-8-sig"]
     """The CSV file's encoding."""
     created_at: AwareDatetime
-    """When the sender wrote the drop."""
+    """When the sender wrote the drop: an ISO 8601 string with its offset (not a Unix time)."""
 
     @field_validator("sha256", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("created_at", mode="before")
+    @classmethod
+    def _iso(cls, value: Any) -> Any:
+        if isinstance(value, datetime):  # built in Python, not read from JSON
+            return value
+        if not isinstance(value, str):
+            raise ValueError("a timestamp is an ISO 8601 string with its offset")
+        try:
+            return datetime.fromisoformat(value)  # a number in a string ("1720000000") is refused here
+        except ValueError:
+            raise ValueError("a timestamp is an ISO 8601 string with its offset") from None
 
     @field_validator("encoding", mode="before")
     @classmethod
@@ -71,6 +85,12 @@ def read_manifest(path: Path) -> Manifest:
         raise InputError(
             f"{path.name}: not valid JSON: {mask_text(str(exc))}", code="drop.manifest"
         ) from None
+    except ValueError:  # a number of more digits than Python converts (4,300)
+        raise InputError(
+            f"{path.name}: not a manifest: a number far too long", code="drop.manifest"
+        ) from None
+    except RecursionError:
+        raise InputError(f"{path.name}: not a manifest: nested too deeply", code="drop.manifest") from None
     try:
         return Manifest.model_validate(data)
     except ValidationError as exc:
