@@ -117,6 +117,31 @@ async def test_an_unreadable_batch_is_set_aside_with_the_reason(
         assert health.ok and "0 batches waiting" in (health.detail or "")
 
 
+async def test_a_batch_under_yesterdays_name_keeps_yesterdays_rejects(
+    tmp_path: Path, partners: Partners, make_gateway: Callable[..., Gateway]
+) -> None:
+    civil = CivilAffairsSimulator(partners.henan.population, seed=5)
+    inbox = tmp_path / "inbox"
+    extra = {"civil": {"adapter": "civil-affairs", "config": {"inbox": str(inbox), "poll_interval": 3600}}}
+    async with make_gateway(partners_extra=extra) as gw:
+        adapter = gw.adapters["civil"]
+        assert isinstance(adapter, CivilAffairsAdapter)
+        for day, bad in enumerate(BAD_ROWS):  # the office names every daily batch deaths.csv
+            civil.drop(inbox, civil.deaths(1), name="deaths.csv", extra_rows=[bad])
+            assert await adapter.poll() == 1, day
+        gone = inbox / "taken-by-another-replica.csv"  # listed, then moved by another replica
+        await adapter._import(gone, adapter._mapping)  # type: ignore[arg-type]
+    assert sorted(p.name for p in (inbox / "done").iterdir()) == ["deaths.1.csv", "deaths.csv"]
+    reasons = {
+        p.name: [json.loads(line)["reason"] for line in p.read_text(encoding="utf-8").splitlines()]
+        for p in (inbox / "rejects").iterdir()
+    }
+    assert reasons == {
+        "deaths.csv.rejects.jsonl": ["the check character does not match (GB 11643)"],
+        "deaths.1.csv.rejects.jsonl": ["code '9' is not in code list civil-affairs-evidence"],
+    }  # nothing about the batch another replica took
+
+
 async def test_the_adapter_needs_a_gateway_and_an_event_mapping(tmp_path: Path) -> None:
     alone = CivilAffairsAdapter(InboxConfig(inbox=tmp_path), AdapterContext(partner="civil"))
     with pytest.raises(ConfigError, match="event intake"):

@@ -145,7 +145,10 @@ class CivilAffairsAdapter(BaseAdapter):
         return count
 
     async def _import(self, batch: Path, mapping: InboundMapping) -> None:
-        rejects = self.rejects / f"{batch.name}.rejects.jsonl"
+        # Today's batch may carry yesterday's name: it is filed, with its rejects, under a name neither
+        # done/ nor rejects/ holds yet, so no earlier batch's rejected rows are overwritten.
+        name = _free_name(batch.name, self.done, self.rejects)
+        rejects = self.rejects / f"{name}.rejects.jsonl"
         try:
             summary = await self._events.import_file(
                 mapping,
@@ -155,13 +158,15 @@ class CivilAffairsAdapter(BaseAdapter):
                 source_system=self.context.partner,
             )
         except InputError as exc:
+            if not batch.exists():  # another replica took it while this one started: nothing to do
+                return
             # unusable as a whole: keep it, with the reason, where an operator looks
-            (self.rejects / f"{batch.name}.error.txt").write_text(exc.message + "\n", encoding="utf-8")
-            _move(batch, self.rejects)
+            (self.rejects / f"{name}.error.txt").write_text(exc.message + "\n", encoding="utf-8")
+            _move(batch, self.rejects / name)
             self.last_error = exc.message
             self.context.logger.warning("civil-affairs batch %s refused: %s", batch.name, exc.code)
             return
-        _move(batch, self.done)
+        _move(batch, self.done / name)
         self.imported += 1
         # counts only: rows are personal data
         self.context.logger.info(
@@ -176,12 +181,17 @@ class CivilAffairsAdapter(BaseAdapter):
         )
 
 
-def _move(path: Path, directory: Path) -> None:
-    """Move ``path`` into ``directory``; a name taken already gets a number. Gone already: another took it."""
-    target = directory / path.name
-    n = 1
-    while target.exists():
-        target = directory / f"{path.stem}.{n}{path.suffix}"
+def _free_name(name: str, *directories: Path) -> str:
+    """``name``, or ``stem.N.suffix`` with the first N that none of ``directories`` holds."""
+    path = Path(name)
+    candidate, n = name, 1
+    while any((d / candidate).exists() for d in directories):
+        candidate = f"{path.stem}.{n}{path.suffix}"
         n += 1
+    return candidate
+
+
+def _move(path: Path, target: Path) -> None:
+    """Move ``path`` to ``target``. Gone already: another replica took it."""
     with contextlib.suppress(FileNotFoundError):
         path.replace(target)
