@@ -157,8 +157,9 @@ async def test_a_refusal_gives_the_reason_not_the_payee() -> None:
     assert "王秀英" not in shown and "620000123456" not in shown
 
 
-async def test_a_bank_that_refuses_duplicate_message_ids(population: Population, adapter: Adapter) -> None:
-    async with BankSimulator(population, duplicate_messages="reject") as bank:
+@pytest.mark.parametrize("status", [200, 400])  # DU01 in a 200 answer, or with an HTTP error status
+async def test_a_bank_that_refuses_duplicate_message_ids(population: Population, status: int) -> None:
+    async with BankSimulator(population, duplicate_messages="reject", duplicate_status=status) as bank:
         b = batch(bank, 4)
         settings = BankSettings(endpoint=bank.url, timeout=5)
         before, after = (BankIso20022Adapter(settings, AdapterContext(partner="strict")) for _ in "ab")

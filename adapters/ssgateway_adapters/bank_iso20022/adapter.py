@@ -228,8 +228,14 @@ class BankIso20022Adapter(BaseAdapter):
             "POST", self.config.submit_path, what=what, content=body, content_type=_XML
         )
         expected = [i.end_to_end_id for i in part.instructions]
+        wanted = set(expected)
         if answer.status not in _OK:
-            raise self._refusal(what, answer)
+            refusal = self._refusal(what, answer)
+            if refusal.details.get("partner_code") != "DU01":
+                raise refusal
+            # a resend of a message the bank has (its answer was lost), refused with an HTTP error status
+            report = await self._status_of_message(batch.batch_id, part.msg_id, expected, what)
+            return tuple(s for s in report.statuses if s.end_to_end_id in wanted)
         report = await self._report(answer.body, batch.batch_id, expected, what)
         if report.original_message_id not in ("", part.msg_id):
             raise OutcomeUnknown(
@@ -241,7 +247,6 @@ class BankIso20022Adapter(BaseAdapter):
         if report.group_status == "RJCT" and report.group_reason == "DU01":
             # the bank has this message id already and does not answer it twice: ask for its status
             report = await self._status_of_message(batch.batch_id, part.msg_id, expected, what)
-        wanted = set(expected)
         return tuple(s for s in report.statuses if s.end_to_end_id in wanted)
 
     async def _report(self, body: bytes, batch_id: str, expected: list[str], what: str) -> StatusReport:

@@ -91,6 +91,7 @@ class BankSimulator:
         seed: seeds the fault plan and which payments are returned.
         tls: a server-side SSL context: serve HTTPS (require client certificates with ``CERT_REQUIRED``).
         duplicate_messages: ``replay`` a resent message's report, or ``reject`` it with ``DU01``.
+        duplicate_status: the HTTP status a ``DU01`` rejection comes with (200; some banks answer 4xx).
         return_rate: share of settled payments that come back (0 to 1), with a reason from ``return_reasons``.
         return_reasons: return reason codes drawn from (seeded per end-to-end id).
         strict_accounts: reject accounts not held for the population (``AC01``) or held for someone else
@@ -116,6 +117,7 @@ class BankSimulator:
         seed: int = 0,
         tls: ssl.SSLContext | None = None,
         duplicate_messages: Literal["replay", "reject"] = "replay",
+        duplicate_status: int = 200,
         return_rate: float = 0.0,
         return_reasons: Sequence[str] = ("AC04",),
         strict_accounts: bool = False,
@@ -133,6 +135,7 @@ class BankSimulator:
         self.population = population or Population.generate()
         self.seed = seed
         self.duplicate_messages = duplicate_messages
+        self.duplicate_status = duplicate_status
         self.return_rate = return_rate
         self.return_reasons = tuple(return_reasons)
         self.strict_accounts = strict_accounts
@@ -321,7 +324,9 @@ class BankSimulator:
                     return Response(200, answer, {"content-type": kind[0]})
                 if flat:
                     return Response(409, b"DU01 file received before", {"content-type": "text/plain"})
-                return self._reject_group(200, "DU01", REASON_TEXTS["DU01"], incoming.msg_id)
+                return self._reject_group(
+                    self.duplicate_status, "DU01", REASON_TEXTS["DU01"], incoming.msg_id
+                )
             now = self._now()
             lines = self.ledger.book(incoming, self._decide, now)
             answer = render(lines, now)
