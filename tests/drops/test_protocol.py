@@ -196,15 +196,16 @@ async def test_a_drop_owned_by_a_live_ingester_is_left_to_it(tmp_path: Path, sto
     drop = write_drop(folder, "d", rows=100, seed=1)
     ingestor = DropIngestor(folder, SOURCE, store)
     scan = Drop.open(folder, "d").verify()
-    me = {
+    live = os.getppid()  # another process of this host, running: the owner
+    owner = {
         "host": socket.gethostname(),
-        "pid": os.getpid(),
-        "start": Path(f"/proc/{os.getpid()}/stat").read_text().rsplit(")", 1)[1].split()[19],
+        "pid": live,
+        "start": Path(f"/proc/{live}/stat").read_text().rsplit(")", 1)[1].split()[19],
     }
-    await store.checkpoints.put(f"drops/{SOURCE}/{scan.sha256}", {"status": "running", "owner": me,
+    await store.checkpoints.put(f"drops/{SOURCE}/{scan.sha256}", {"status": "running", "owner": owner,
                                                                    "heartbeat": time.time()}, 0)  # fmt: skip
     (outcome,) = await ingestor.run_once()
-    assert outcome.status == "busy" and f"{me['host']}:{me['pid']}" in outcome.message
+    assert outcome.status == "busy" and f"{owner['host']}:{owner['pid']}" in outcome.message
     assert drop.done is not None and drop.done.exists()
 
 

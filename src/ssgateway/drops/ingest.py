@@ -40,6 +40,7 @@ from typing import IO, Any, Literal
 from ssgateway.config import DropSourceConfig
 from ssgateway.drops.drop import Drop, DropScan
 from ssgateway.drops.folder import DUPLICATES, FAILED, PROCESSED, free_name, move_drop, ready_stems
+from ssgateway.drops.manifest import read_manifest
 from ssgateway.drops.worker import Batch, Cursor
 from ssgateway.errors import InputError, StoreUnavailable
 from ssgateway.mapping import MappingCatalog
@@ -98,6 +99,11 @@ def _alive(owner: dict[str, Any]) -> bool | None:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+_INGESTING: set[str] = set()
+"""Checkpoints of the drops this process is ingesting right now. One that names this process as its owner
+but is not here was left by an attempt that stopped on an error (disk full, store down): it is resumed."""
 
 
 @dataclass
@@ -194,16 +200,22 @@ class DropIngestor:
         except InputError as exc:
             if exc.code == "drop.incomplete" and not (self.folder / f"{stem}.done").exists():
                 return DropOutcome(stem, "busy", "moved away by another ingester")
+            if exc.code == "drop.incomplete":  # the done marker but no CSV: a move a killed process began?
+                moving = await self._unfinished_move(stem)
+                if moving is not None:
+                    return moving
             return await self._fail(stem, exc, digest=None)
         name = f"drops/{self.source}/{scan.sha256}"
         checkpoint = await self.store.checkpoints.get(name)
         state = checkpoint.state if checkpoint else None
         version = checkpoint.version if checkpoint else 0
         if state is not None and state["status"] == "done":
-            return await self._already_done(drop, scan, state)
+            return await self._already_done(drop, scan, _Claim(name, state, version))
         fence = False
         if state is not None and state["status"] in ("running", "finalizing"):
             alive = _alive(state["owner"])
+            if alive and state["owner"] == _me() and name not in _INGESTING:
+                alive = False  # this process's own attempt, abandoned on an error: resume it
             if alive or (alive is None and time.time() - state["heartbeat"] < self.lease):
                 owner = state["owner"]
                 return DropOutcome(
@@ -218,6 +230,7 @@ class DropIngestor:
             await claim.put(self.store)
         except CheckpointConflict:
             return DropOutcome(stem, "busy", "claimed by another ingester just now", scan.sha256)
+        _INGESTING.add(name)
         try:
             if fence:
                 await self._fence(claim)
@@ -234,6 +247,8 @@ class DropIngestor:
             with contextlib.suppress(CheckpointConflict):
                 await claim.put(self.store)
             return await self._fail(stem, exc, digest=scan.sha256)
+        finally:
+            _INGESTING.discard(name)
 
     def _fresh(self, drop: Drop, scan: DropScan) -> dict[str, Any]:
         name = free_name(
@@ -365,9 +380,11 @@ class DropIngestor:
         state.update(status="done", finished_at=_now())
         state.pop("owner", None)
         await claim.put(self.store)
-        return await self._processed(drop, scan, state)
+        return await self._processed(drop, scan, claim)
 
-    async def _processed(self, drop: Drop, scan: DropScan, state: dict[str, Any]) -> DropOutcome:
+    async def _processed(self, drop: Drop, scan: DropScan, claim: _Claim) -> DropOutcome:
+        """Move the drop to ``processed/``, then record in its checkpoint that it was moved."""
+        state = claim.state
         output, rejects = self._final(state)
         manifest = drop.manifest
         report = {
@@ -380,6 +397,10 @@ class DropIngestor:
         await asyncio.to_thread(
             move_drop, self.folder, drop.stem, PROCESSED, name=state["name"], report=report
         )
+        if not state.get("moved"):
+            state["moved"] = True  # a later delivery of these bytes is a duplicate, whatever processed/ holds
+            with contextlib.suppress(CheckpointConflict):  # another ingester finished the same move
+                await claim.put(self.store)
         log.info("drop ingested", extra={"stem": drop.stem, "records": manifest.records})
         return DropOutcome(
             drop.stem, "ingested",
@@ -388,15 +409,54 @@ class DropIngestor:
             str(output), str(rejects), state.get("resumed_from"),
         )  # fmt: skip
 
-    async def _already_done(self, drop: Drop, scan: DropScan, state: dict[str, Any]) -> DropOutcome:
-        if state["stem"] == drop.stem and not (self.folder / PROCESSED / f"{state['name']}.done").exists():
-            return await self._processed(drop, scan, state)  # a move a killed process did not finish
-        name = free_name(drop.stem, scan.sha256, self.folder / DUPLICATES / "{}.done")
+    async def _already_done(self, drop: Drop, scan: DropScan, claim: _Claim) -> DropOutcome:
+        state = claim.state
+        if state["stem"] == drop.stem and not self._moved(state):
+            return await self._processed(drop, scan, claim)  # a move a killed process did not finish
+        name = self._duplicate_name(drop.stem, scan.sha256)
         report = {"stem": drop.stem, "sha256": scan.sha256, "duplicate_of": state["stem"],
                   "ingested_at": state.get("finished_at"), "output": str(self._final(state)[0])}  # fmt: skip
         await asyncio.to_thread(move_drop, self.folder, drop.stem, DUPLICATES, name=name, report=report)
         message = f"already ingested as {state['stem']} ({state.get('finished_at')}): moved to {DUPLICATES}/"
         return DropOutcome(drop.stem, "duplicate", message, scan.sha256)
+
+    def _moved(self, state: dict[str, Any]) -> bool:
+        """Whether a done drop was moved to ``processed/`` (which may have been purged since).
+
+        The checkpoint records it; one written before that was recorded, or by a process killed between
+        the move and the record, is told by the done marker in ``processed/``.
+        """
+        return bool(state.get("moved")) or (self.folder / PROCESSED / f"{state['name']}.done").exists()
+
+    def _duplicate_name(self, stem: str, sha256: str) -> str:
+        return free_name(stem, sha256, self.folder / DUPLICATES / "{}.done")
+
+    async def _unfinished_move(self, stem: str) -> DropOutcome | None:
+        """Finish moving a drop whose CSV a killed process already moved (None: not such a drop).
+
+        The manifest names the digest; a checkpoint that says that drop is done means its outputs are
+        published and only the rest of its files are still to move, to ``processed/`` or ``duplicates/``.
+        """
+        try:
+            manifest = await asyncio.to_thread(read_manifest, self.folder / f"{stem}.manifest.json")
+        except InputError:
+            return None
+        name = f"drops/{self.source}/{manifest.sha256}"
+        checkpoint = await self.store.checkpoints.get(name)
+        if checkpoint is None or checkpoint.state["status"] != "done":
+            return None
+        state, sha256 = checkpoint.state, manifest.sha256
+        if state["stem"] == stem and not self._moved(state):
+            moved_csv = self.folder / PROCESSED / f"{state['name']}.csv"
+        else:
+            moved_csv = self.folder / DUPLICATES / f"{self._duplicate_name(stem, sha256)}.csv"
+        if not moved_csv.exists():
+            return None  # the CSV was lost, not moved: the drop fails
+        received_at = datetime.fromisoformat(state["received_at"])
+        drop = Drop(self.folder, stem, manifest, received_at)
+        scan = DropScan(manifest.sha256, 0, manifest.encoding)
+        log.info("drops: finishing the move of %s", stem)
+        return await self._already_done(drop, scan, _Claim(name, state, checkpoint.version))
 
     def _discard(self, state: dict[str, Any]) -> None:
         for path in self._staged(state):
