@@ -46,6 +46,20 @@ def test_byte_order_marks_never_reach_the_first_column() -> None:
         assert file.layout.columns == ("AAC002", "AAC003")
 
 
+@pytest.mark.parametrize("encoding", ["gb18030", "gbk", "auto"])
+def test_a_utf8_byte_order_mark_on_gb_text_never_reaches_the_first_column(encoding: str) -> None:
+    data = b"\xef\xbb\xbf" + TEXT.encode("gb18030")  # a Windows tool's mark on GB18030 text
+    file = CsvFile(io.BytesIO(data), source="t.csv", encoding=encoding, required=["AAC002"])
+    assert file.layout.columns == ("AAC002", "AAC003")
+    assert file.layout.data_offset == 3 + len(b"AAC002,AAC003\n")  # offsets stay those of the file
+    for block in (1 << 18, 7):
+        rows = rows_of(data, block=block, encoding=encoding)
+        assert rows == [(2, {"AAC002": "11010519491231002X", "AAC003": "张伟"}),
+                        (3, {"AAC002": "44011320141005001X", "AAC003": "欧阳娜娜"})]  # fmt: skip
+    quoted = b"\xef\xbb\xbf" + '"AAC002",AAC003\n1,张伟\n'.encode("gb18030")
+    assert CsvFile(io.BytesIO(quoted), source="q", encoding=encoding).layout.columns == ("AAC002", "AAC003")
+
+
 def test_auto_tries_strict_utf8_then_gb18030() -> None:
     assert CsvFile(io.BytesIO(TEXT.encode("utf-8")), source="u", encoding="auto").declared == "utf-8-sig"
     assert CsvFile(io.BytesIO(TEXT.encode("gb18030")), source="g", encoding="auto").declared == "gb18030"

@@ -43,6 +43,7 @@ CSV_ENCODINGS = ("gb18030", "gbk", "utf-8", "utf-8-sig")
 """Encodings a CSV source may be declared in; ``auto`` tries strict ``utf-8-sig``, then ``gb18030``."""
 
 _BLOCK = 256 * 1024
+_UTF8_BOM = codecs.BOM_UTF8
 _LINES = re.compile(r"[^\n]*\n|[^\n]+\Z")
 # Whole records as Python's csv module (strict) reads them, on bytes: a quoted field holds anything
 # (doubled quotes, delimiters, line ends); an unquoted one starts with no quote and holds no delimiter or
@@ -320,17 +321,20 @@ class CsvFile:
         self.limits = limits or CsvLimits()
         codec = "utf-8" if declared == "utf-8-sig" else declared
         self._framer = _Framer(delimiter, codec, source, self.limits)
-        buf, eof, end = b"", False, 0
+        buf, eof, end, bom = b"", False, 0, 0
         while not end and not eof:
             more = raw.read(_BLOCK)
             eof = not more
             buf += more
-            end = self._framer.end(buf, eof, 0, 1, one=True)
+            if not bom and buf.startswith(_UTF8_BOM) and codec in ("gb18030", "gbk"):
+                # a UTF-8 byte-order mark (a Windows tool's) on GB text would decode into the first column
+                buf, bom = buf[len(_UTF8_BOM) :], len(_UTF8_BOM)
+            end = self._framer.end(buf, eof, bom, 1, one=True)
             if not end and len(buf) > self.limits.max_record:
                 raise InputError(f"{source}: malformed CSV: no end to the header row", code="input.malformed")
         if not buf.strip(b"\r\n"):
             raise InputError(f"{source}: the file is empty (no header row)", code="input.empty")
-        text = decode(buf[:end], declared, source=source, offset=0, line=1).lstrip("\ufeff")
+        text = decode(buf[:end], declared, source=source, offset=bom, line=1).lstrip("\ufeff")
         try:
             header = [
                 h.strip() for h in next(csv.reader(_LINES.findall(text), delimiter=delimiter, strict=True))
@@ -345,7 +349,7 @@ class CsvFile:
         missing = [c for c in dict.fromkeys(required) if c not in header]
         if missing:
             raise InputError(f"{source}: missing columns: {', '.join(missing)}", code="input.header")
-        self.layout = CsvLayout(tuple(header), codec, delimiter, end, 1 + buf.count(b"\n", 0, end))
+        self.layout = CsvLayout(tuple(header), codec, delimiter, bom + end, 1 + buf.count(b"\n", 0, end))
         self._pending = buf[end:]
 
     def frames(self, start: tuple[int, int] | None = None, *, block: int = _BLOCK) -> Iterator[Frame]:
