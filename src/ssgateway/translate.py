@@ -86,6 +86,8 @@ def open_records(
     """Open ``path`` with the reader the mapping's format needs and yield its records."""
     spec = mapping.spec
     name = str(path)
+    if path.is_dir():
+        raise InputError(f"{name}: is a directory, not a file", code="input.directory")
     try:
         with path.open("rb") as raw:
             if spec.format == "csv":
@@ -156,10 +158,14 @@ def translate_file(
         progress: CSV: called after each batch with the bytes done, the file's size and the counts so far.
 
     Raises:
-        InputError: the input is unusable (undecodable, malformed or hostile XML, missing columns).
+        InputError: the input is unusable (undecodable, malformed or hostile XML, missing columns), or it
+            or an output path is a directory.
     """
     summary = TranslateSummary()
     start = time.perf_counter()
+    for target in (output, rejects):  # refused before the input is read, however long it is
+        if target is not None and target.is_dir():
+            raise InputError(f"{target}: is a directory; name a file to write", code="output.directory")
     if mapping.spec.format == "csv":
         translator = CsvTranslator(
             path,

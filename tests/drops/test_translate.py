@@ -152,6 +152,26 @@ def test_a_terminal_gets_a_progress_bar_and_a_pipe_gets_quiet(tmp_path: Path) ->
     assert quiet.returncode == 0 and "\x1b[" not in quiet.stderr and quiet.stderr.count("\n") == 1
 
 
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["somedir", "-m", DROP], "input.directory"),
+        (["somedir", "-m", "medical-insurance/1101-output"], "input.directory"),  # a JSON mapping
+        (["d.csv", "-m", DROP, "-o", "somedir"], "output.directory"),
+        (["d.csv", "-m", DROP, "-o", "out.jsonl", "--rejects", "somedir"], "output.directory"),
+    ],
+)
+def test_a_directory_for_a_file_is_a_one_line_error(tmp_path: Path, args: list[str], code: str) -> None:
+    write_drop(tmp_path, "d", rows=20, seed=1)
+    (tmp_path / "somedir").mkdir()
+    result = cli("translate", *args, cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith(f"error [{code}]: somedir: is a directory")
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv", "d.done", "d.manifest.json", "somedir"]
+    assert not list((tmp_path / "somedir").iterdir())
+
+
 async def test_records_come_off_the_event_loop_in_order(tmp_path: Path) -> None:
     drop = write_drop(tmp_path, "d", rows=4_000, defects=STANDARD_DEFECTS, seed=9)
     ticks = 0

@@ -131,6 +131,8 @@ class CsvTranslator:
             raw = self.path.open("rb")
         except FileNotFoundError:
             raise InputError(f"{self.path}: no such file", code="input.missing") from None
+        except IsADirectoryError:
+            raise InputError(f"{self.path}: is a directory, not a file", code="input.directory") from None
         try:
             self._file = CsvFile(
                 raw,
