@@ -351,7 +351,9 @@ class IdempotencyStore(ABC):
             key=claim.key,
             state=state,
             fingerprint=claim.fingerprint,
-            token=claim.token,
+            # a new token: a takeover that read the record while it was in progress (lease run out) must
+            # not replace the outcome stored since, and its compare-and-set on the old token now fails
+            token=uuid.uuid4().hex,
             attempt=claim.attempt,
             lease_expires_at=now,
             expires_at=now + (self.retention if retention is None else retention),

@@ -145,6 +145,31 @@ async def stale_holder_cannot_settle(store: Any, clock: FakeClock) -> None:
 
 
 @check("idempotency")
+async def a_late_result_is_not_overwritten_by_a_takeover(store: Any, clock: FakeClock) -> None:
+    """A slow holder completing between a takeover's read and its write keeps its result."""
+    idem = store.idempotency
+    slow = await _claim(store, "k-late", lease=5)
+    clock.advance(6)
+    load = idem._load
+    completed: list[bool] = []
+
+    async def load_then_the_holder_completes(key: str) -> Any:
+        record = await load(key)  # in progress, lease run out: a takeover is next
+        if not completed:
+            completed.append(await idem.complete(slow, {"paid": True}))
+        return record
+
+    idem._load = load_then_the_holder_completes
+    try:
+        second = await idem.claim("k-late", FP)
+    finally:
+        idem._load = load
+    expect(completed == [True], "the slow holder's complete went through")
+    expect(isinstance(second, Replay), f"the second caller gets the stored result: {second!r}")
+    expect((await _replay(store, "k-late")).response == {"paid": True}, "the result stands")
+
+
+@check("idempotency")
 async def renew_extends_the_lease(store: Any, clock: FakeClock) -> None:
     """Renewing a claim pushes its lease out; the holder keeps it."""
     claim = await _claim(store, "k-long", lease=10)
