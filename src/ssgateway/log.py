@@ -17,7 +17,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from ssgateway.masking import mask_text
+from ssgateway.masking import mask_data, mask_text
 
 __all__ = [
     "JsonFormatter",
@@ -55,18 +55,6 @@ def request_scope(rid: str | None = None) -> Iterator[str]:
         request_id.reset(token)
 
 
-def _masked(value: Any) -> Any:
-    if isinstance(value, str):
-        return mask_text(str(value))  # str() applies a personal type's own masking first
-    if isinstance(value, dict):
-        return {str(k): _masked(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_masked(v) for v in value]
-    if value is None or isinstance(value, (bool, int, float)):
-        return value
-    return mask_text(str(value))
-
-
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: ``ts``, ``level``, ``logger``, ``msg``, ``request_id``, extras, ``exc``."""
 
@@ -83,7 +71,7 @@ class JsonFormatter(logging.Formatter):
             out["request_id"] = rid
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
-                out[key] = _masked(value)
+                out[key] = mask_data(value)
         if record.exc_info:
             out["exc"] = mask_text(self.formatException(record.exc_info))
         return json.dumps(out, ensure_ascii=False, default=str)

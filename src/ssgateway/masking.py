@@ -17,8 +17,9 @@ import hashlib
 import hmac
 import re
 from enum import StrEnum
+from typing import Any
 
-__all__ = ["PersonalKind", "mask", "mask_text", "personal_digest"]
+__all__ = ["PersonalKind", "mask", "mask_data", "mask_text", "personal_digest"]
 
 
 class PersonalKind(StrEnum):
@@ -136,6 +137,30 @@ def mask_text(text: str) -> str:
         last = m.end()
     out.append(text[last:])
     return "".join(out)
+
+
+def mask_data(value: Any) -> Any:
+    r"""``value`` (decoded JSON or the like) with every string and number masked as by :func:`mask_text`.
+
+    Walks dicts, lists and tuples; a number that masking would change (a card or id sent as a JSON
+    number) becomes its masked text; other numbers, booleans and None stay as they are.
+
+    >>> mask_data({"memo": "paid to\n6222021234567890123", "account": 6222021234567890123, "n": 3})
+    {'memo': 'paid to\n***************0123', 'account': '***************0123', 'n': 3}
+    """
+    if isinstance(value, str):
+        return mask_text(str(value))  # str() applies a personal type's own masking first
+    if isinstance(value, dict):
+        return {str(k): mask_data(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [mask_data(v) for v in value]
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        text = str(value)
+        masked = mask_text(text)
+        return value if masked == text else masked
+    return mask_text(str(value))
 
 
 def personal_digest(value: str, key: bytes) -> str:

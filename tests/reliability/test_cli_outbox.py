@@ -86,6 +86,45 @@ def test_list_and_show_mask_personal_data(store_dir: Path) -> None:
     assert missing.returncode == 1 and "outbox.not_found" in missing.stderr
 
 
+def test_awkward_payloads_are_masked_and_listed(tmp_path: Path) -> None:
+    cid = "11010519491231002X"
+
+    async def fill() -> None:
+        async with open_store("sqlite:///gw.db", base_dir=tmp_path, namespace="gw") as store:
+            payloads = (
+                {"memo": f"pensioner\n{cid}\tcard\t{ACCOUNT}"},  # escaped in JSON text: \n11010…
+                {"account": int(ACCOUNT), "count": 3},  # a card number sent as a JSON number
+            )
+            for n, payload in enumerate(payloads):
+                await store.outbox.enqueue(
+                    partner="bank",
+                    operation="payments.submit",
+                    payload=payload,
+                    idempotency_key=f"k{n}",
+                    deduplicated=True,
+                )
+
+    asyncio.run(fill())
+    listed = run("outbox", "list", "--store", "sqlite:///gw.db", "--namespace", "gw", "--json", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    memo, numeric = (d["payload"] for d in json.loads(listed.stdout)["deliveries"])
+    assert memo["memo"] == "pensioner\n110105********002X\tcard\t***************5678"
+    assert numeric == {"account": "***************5678", "count": 3}
+    shown = run("outbox", "show", "2", "--store", "sqlite:///gw.db", "--namespace", "gw", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    for text in (listed.stdout, shown.stdout):
+        assert cid not in text and ACCOUNT not in text
+
+
+def test_replay_all_leaves_unknown_deliveries_to_reconciliation(store_dir: Path) -> None:
+    replayed = run("outbox", "replay", "--all", "--config", "gateway.yaml", cwd=store_dir)
+    assert "replayed 1 deliveries" in replayed.stdout  # the dead one
+    assert totals(store_dir) == {"pending": 2, "leased": 0, "delivered": 1, "dead": 0, "unknown": 1}
+    named = run("outbox", "replay", "--all", "--state", "unknown", "--config", "gateway.yaml", cwd=store_dir)
+    assert "replayed 1 deliveries" in named.stdout
+    assert totals(store_dir)["unknown"] == 0
+
+
 def test_replay_resolve_purge(store_dir: Path) -> None:
     assert totals(store_dir) == {"pending": 1, "leased": 0, "delivered": 1, "dead": 1, "unknown": 1}
     resolved = run(

@@ -148,6 +148,33 @@ async def test_open_breaker_defers_without_spending_attempts(store: Store) -> No
     assert sum(d.attempts for d in deliveries) == 1  # only the send that opened the breaker counted
 
 
+async def test_a_deferral_by_an_open_breaker_does_not_start_the_deadline(tmp_path: Path) -> None:
+    from ssgateway.errors import TransientError
+    from ssgateway.testing import FakeClock
+
+    clock = FakeClock()
+    breakers = Breakers(lambda p: BreakerConfig(failure_threshold=1, reset_timeout=30), clock=clock)
+    breakers.get("bank").acquire()
+    breakers.get("bank").failure()  # other traffic opened it
+    sent: list[float] = []
+
+    async def send(delivery: Delivery) -> None:
+        sent.append(clock.time())
+        raise TransientError("503 busy", partner="bank")
+
+    async with open_store("sqlite:///outbox.db", base_dir=tmp_path, clock=clock) as store:
+        (delivery_id,) = await enqueue(store, 1)
+        policy = RetryPolicy(attempts=4, deadline=30, initial_backoff=0.2, clock=clock, random=lambda: 0.5)
+        relay = Relay(store.outbox, send, policy=policy, breakers=breakers, clock=clock)
+        await relay.run_once()  # deferred: nothing sent, no attempt spent
+        deferred = await store.outbox.get(delivery_id)
+        assert (deferred.attempts, deferred.first_attempt_at) == (0, None) and sent == []
+        clock.advance(30)  # as long as the whole deadline: the breaker lets a probe through
+        await relay.run_once()
+        after = await store.outbox.get(delivery_id)
+    assert len(sent) == 1 and after.state is DeliveryState.PENDING and after.attempts == 1  # retried later
+
+
 async def test_custom_answers_and_ledger_over_http() -> None:
     def respond(entry: object) -> Response:
         return Response(200, b'{"status": "ACSP"}', {"content-type": "application/json"})

@@ -18,7 +18,7 @@ from rich.table import Table
 from ssgateway.cli._common import console, emit_json
 from ssgateway.config import load_config
 from ssgateway.errors import RequestInvalid
-from ssgateway.masking import mask_text
+from ssgateway.masking import mask_data
 from ssgateway.reliability import Delivery, DeliveryState, Store, open_store
 
 outbox_app = typer.Typer(
@@ -70,8 +70,8 @@ def _as_json(delivery: Delivery, *, reveal: bool) -> dict[str, Any]:
     data["state"] = delivery.state.value
     data.pop("lease_token")
     if not reveal:
-        data["payload"] = json.loads(mask_text(json.dumps(delivery.payload, ensure_ascii=False)))
-        data["response"] = json.loads(mask_text(json.dumps(delivery.response, ensure_ascii=False)))
+        data["payload"] = mask_data(delivery.payload)
+        data["response"] = mask_data(delivery.response)
     return data
 
 
@@ -169,7 +169,9 @@ def replay(
     ids: list[int] | None = typer.Argument(None, help="Delivery ids to replay."),
     every: bool = typer.Option(False, "--all", help="Replay every delivery in the chosen states."),
     state: list[str] | None = typer.Option(
-        None, "--state", help="dead or unknown (repeatable; default both)."
+        None,
+        "--state",
+        help="dead or unknown (repeatable). Default: both for named ids, dead only with --all.",
     ),
     partner: str | None = typer.Option(None, "--partner", help="Only this partner's."),
     store: str | None = STORE,
@@ -179,11 +181,12 @@ def replay(
     """Move dead or unknown deliveries back to pending, with a fresh retry budget.
 
     Reconcile an unknown delivery with the partner first: if the partner does not dedupe and already has
-    it, replaying sends it twice (use `ssgateway outbox resolve` instead).
+    it, replaying sends it twice (use `ssgateway outbox resolve` instead). So --all replays dead deliveries
+    only, unless --state unknown names them.
     """
     if not ids and not every:
         raise typer.BadParameter("name delivery ids, or pass --all")
-    states = _states(state) or [DeliveryState.DEAD, DeliveryState.UNKNOWN]
+    states = _states(state)
 
     async def work(s: Store) -> int:
         return await s.outbox.replay(ids or None, states=states, partner=partner)

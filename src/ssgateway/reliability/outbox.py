@@ -220,14 +220,15 @@ class Outbox(ABC):
         self,
         ids: Iterable[int] | None = None,
         *,
-        states: Iterable[DeliveryState] = (DeliveryState.DEAD, DeliveryState.UNKNOWN),
+        states: Iterable[DeliveryState] | None = None,
         partner: str | None = None,
     ) -> int:
         """Move dead or unknown deliveries back to pending with a fresh retry budget; how many.
 
-        ``ids`` picks deliveries (only those in ``states`` move); without ids, every delivery in
-        ``states`` (of ``partner``, if given) moves. Replaying an ``unknown`` delivery the partner does
-        not dedupe may deliver it twice: reconcile first.
+        ``ids`` picks deliveries (only those in ``states`` move, by default dead and unknown ones);
+        without ids, every delivery in ``states`` (of ``partner``, if given) moves, by default the dead
+        ones only: an ``unknown`` delivery the partner does not dedupe may be delivered twice by a replay,
+        so those move in bulk only when ``states`` names them, after reconciliation.
         """
 
     @abstractmethod

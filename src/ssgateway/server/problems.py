@@ -8,7 +8,7 @@ from typing import Any
 from starlette.responses import Response
 
 from ssgateway.errors import IdempotencyInProgress, SSGatewayError
-from ssgateway.masking import mask_text
+from ssgateway.masking import mask_data, mask_text
 
 __all__ = ["PROBLEM_TYPE_BASE", "problem", "problem_from_error"]
 
@@ -52,23 +52,13 @@ def problem(
     }
     if request_id:
         body["request_id"] = request_id
-    body.update({k: _masked(v) for k, v in extra.items() if v is not None})
+    body.update({k: mask_data(v) for k, v in extra.items() if v is not None})
     return Response(
         json.dumps(body, ensure_ascii=False, default=str),
         status_code=status,
         media_type=MEDIA_TYPE,
         headers=headers,
     )
-
-
-def _masked(value: Any) -> Any:
-    if isinstance(value, str):
-        return mask_text(value)
-    if isinstance(value, list):
-        return [_masked(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _masked(v) for k, v in value.items()}
-    return value
 
 
 def problem_from_error(

@@ -107,7 +107,10 @@ class SQLOutbox(Outbox):
         )
         self._retry_sql = self._sql(
             "UPDATE {t} SET state = 'pending', {clear}, updated_at = ?, next_attempt_at = ?, "
-            "attempts = attempts - ?, last_error_code = ?, last_error = ? "
+            "attempts = attempts - ?, "
+            # an attempt given back that was the first: no attempt was made, the deadline has not started
+            "first_attempt_at = CASE WHEN attempts <= ? THEN NULL ELSE first_attempt_at END, "
+            "last_error_code = ?, last_error = ? "
             "WHERE id = ? AND lease_token = ? AND state = 'leased'"
         )
         self._resolve_sql = self._sql(
@@ -239,6 +242,7 @@ class SQLOutbox(Outbox):
             self.clock.time(),
             at,
             0 if count_attempt else 1,
+            0 if count_attempt else 1,
             code,
             message,
             delivery.id,
@@ -258,10 +262,12 @@ class SQLOutbox(Outbox):
         self,
         ids: Iterable[int] | None = None,
         *,
-        states: Iterable[DeliveryState] = (DeliveryState.DEAD, DeliveryState.UNKNOWN),
+        states: Iterable[DeliveryState] | None = None,
         partner: str | None = None,
     ) -> int:
         """Move dead or unknown deliveries back to pending with a fresh retry budget; how many."""
+        if states is None:  # unknown ones in bulk only when asked for by name (see Outbox.replay)
+            states = (DeliveryState.DEAD, DeliveryState.UNKNOWN) if ids is not None else (DeliveryState.DEAD,)
         chosen = [DeliveryState(s).value for s in states]
         if not chosen:
             return 0
