@@ -6,11 +6,12 @@ import asyncio
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.events.conftest import Partners
 
-from ssgateway.errors import NotFound
+from ssgateway.errors import NotFound, StoreUnavailable
 from ssgateway.model import DeathNotice, EvidenceType, NoticeReceipt, SurvivalCertification
 from ssgateway.reliability import DeliveryState
 from ssgateway.runtime import Gateway
@@ -145,6 +146,33 @@ async def test_a_fan_out_cut_short_is_finished_by_the_next_report(
         assert [d.delivery_id for d in again.deliveries] == [d.delivery_id for d in receipt.deliveries]
         record = await gw.events.record_of(key)
         assert record is not None and record["fanned_out"] is True
+
+
+async def test_a_store_blip_mid_fan_out_is_finished_by_the_senders_retry(
+    partners: Partners, make_gateway: Callable[..., Gateway]
+) -> None:
+    notice = notice_for(partners, partners.retiree("41"))
+    async with make_gateway(outbox={"relays": 0}) as gw:
+        enqueue = gw.store.outbox.enqueue
+        calls = 0
+
+        async def blips_once(**delivery: Any) -> int:
+            nonlocal calls
+            calls += 1
+            if calls == 2:  # the store fails once between two subscribers' deliveries
+                raise StoreUnavailable("the store did not answer")
+            return await enqueue(**delivery)
+
+        gw.store.outbox.enqueue = blips_once  # type: ignore[method-assign]
+        with pytest.raises(StoreUnavailable):
+            await gw.call("deaths.notify", notice, idempotency_key="push-1")
+        # the sender retries with its key: the fan-out is finished, not answered with the old error
+        retried = await gw.call("deaths.notify", notice, idempotency_key="push-1")
+        assert not retried.replayed
+        record = await gw.events.record_of(gw.events.key(notice))
+        assert record is not None and record["fanned_out"] is True
+        subscribers = [d.partner for d in await gw.store.outbox.list(limit=10)]
+        assert sorted(subscribers) == sorted(record["destinations"])  # each once
 
 
 async def test_the_first_report_is_what_everyone_receives(

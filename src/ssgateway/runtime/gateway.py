@@ -14,6 +14,7 @@ payload → :class:`~ssgateway.errors.IdempotencyConflict`; still in flight →
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import time
@@ -34,6 +35,7 @@ from ssgateway.errors import (
     PermanentError,
     RequestInvalid,
     SSGatewayError,
+    StoreUnavailable,
     TransientError,
 )
 from ssgateway.mapping import MappingCatalog
@@ -357,6 +359,12 @@ class Gateway:
             raise
         except TransientError as exc:
             await idem.fail(claim, exc, permanent=False)
+            raise
+        except StoreUnavailable:
+            # our own store failed mid-call (a fan-out half enqueued, say): the caller's retry with the
+            # same key must run again, not be answered this error for ever
+            with contextlib.suppress(StoreUnavailable):
+                await idem.release(claim)
             raise
         except SSGatewayError as exc:
             await idem.fail(claim, exc, permanent=True)
