@@ -3,7 +3,8 @@
 ``contributions.history`` asks every partner that serves it (or those for the regions the query names),
 then follows the regions the answers' records point to that no partner has been asked for yet. Partners
 that fail do not fail the call: the merged history lists them in ``sources`` with the error, and its
-``complete`` flag is false.
+``complete`` flag is false. So does a province the records point to that no partner serves
+(``route.none``), and a partner still to ask when the rounds of following ran out (``history.not_asked``).
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ PartnerCall = Callable[[str, str, BaseModel], Awaitable[BaseModel]]
 """``call(partner, operation, request)``: one call to one partner, through its policies."""
 
 log = logging.getLogger("ssgateway.runtime")
-MAX_ROUNDS = 3
+MAX_ROUNDS = 8
+"""Rounds of following records to partners not asked yet (a chain of transfers across provinces)."""
 
 
 def _outcome(route: Route, error: BaseException | None = None, records: int = 0) -> SourceOutcome:
@@ -79,6 +81,7 @@ async def gather_history(query: HistoryQuery, router: Router, call: PartnerCall)
     records: list[ContributionRecord] = []
     rejections: list[RecordRejection] = []
     sources: list[SourceOutcome] = []
+    unserved: dict[str, str] = {}  # province → why no partner could be asked
     for _round in range(MAX_ROUNDS):
         if not pending:
             break
@@ -93,13 +96,28 @@ async def gather_history(query: HistoryQuery, router: Router, call: PartnerCall)
             else:
                 sources.append(_outcome(route, _unexpected(result)))
         pending = {}
-        for region in {str(r.region) for r in records}:  # regions the records point to, not asked yet
+        for region in sorted({str(r.region) for r in records}):  # regions the records point to
             try:
                 route = router.route(op, region)
-            except NotFound:
+            except NotFound as exc:  # nobody to ask: the history cannot be known to be complete
+                unserved.setdefault(f"{region[:2]}0000", exc.message)
                 continue
             if route.partner not in asked:
                 pending[route.partner] = route
+    sources.extend(  # still to ask when the rounds ran out
+        SourceOutcome(
+            region=",".join(route.prefixes) or "*",
+            partner=route.partner,
+            ok=False,
+            error_code="history.not_asked",
+            error=f"not asked: records led to it after {MAX_ROUNDS} rounds of following regions",
+        )
+        for route in pending.values()
+    )
+    sources.extend(
+        SourceOutcome(region=province, ok=False, error_code="route.none", error=mask_text(reason))
+        for province, reason in unserved.items()
+    )
     return ContributionHistory.merge(
         query.citizen_id, records, sources=sources, insurance_type=query.insurance_type, rejections=rejections
     )
