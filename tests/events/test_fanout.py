@@ -175,6 +175,20 @@ async def test_a_store_blip_mid_fan_out_is_finished_by_the_senders_retry(
         assert sorted(subscribers) == sorted(record["destinations"])  # each once
 
 
+async def test_another_date_of_death_for_the_same_person_is_the_same_death(
+    partners: Partners, make_gateway: Callable[..., Gateway], caplog: pytest.LogCaptureFixture
+) -> None:
+    person = partners.retiree("41")
+    certificate = notice_for(partners, person, died_on=date(2024, 6, 1))
+    cremation = notice_for(partners, person, died_on=date(2024, 6, 2))
+    async with make_gateway(outbox={"relays": 0}) as gw:
+        first = await gw.events.notify("deaths.notify", certificate)
+        second = await gw.events.notify("deaths.notify", cremation)
+        assert (first.duplicate, second.duplicate) == (False, True) and first.key == second.key
+        assert [d.delivery_id for d in second.deliveries] == [d.delivery_id for d in first.deliveries]
+    assert "another date of death; the first report stands" in caplog.text
+
+
 async def test_the_first_report_is_what_everyone_receives(
     partners: Partners, make_gateway: Callable[..., Gateway]
 ) -> None:

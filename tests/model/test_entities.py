@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import random
-from datetime import date
+from datetime import UTC, date
 from decimal import Decimal
 from typing import Any
 
@@ -226,9 +226,27 @@ def test_death_notice_dedupe_key_and_dates() -> None:
             "reported_on": "2024-05-03",
         }
     )
-    assert notice.dedupe_key == f"death:{CID}:2024-05-01"
+    assert notice.dedupe_key == f"death:{CID}"
+    other_date = DeathNotice.model_validate({**notice.model_dump(), "date_of_death": date(2024, 4, 30)})
+    assert other_date.event_key == notice.event_key  # a person dies once, whatever date an agency gives
     with pytest.raises(ValidationError, match="reported on or after"):
         DeathNotice.model_validate({**notice.model_dump(), "reported_on": date(2024, 4, 1)})
+
+
+def test_one_survival_certification_has_one_key_however_its_time_is_written() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from ssgateway.model import SurvivalCertification
+
+    base = {"citizen_id": CID, "name": "李四", "result": "certified", "region": "410105"}
+    beijing = timezone(timedelta(hours=8))
+    written = [
+        datetime(2024, 7, 1, 10, 0, tzinfo=beijing),
+        datetime(2024, 7, 1, 2, 0, tzinfo=UTC),
+        datetime(2024, 7, 1, 10, 0),  # no offset: the partners' Beijing time
+    ]
+    keys = {SurvivalCertification.model_validate({**base, "certified_at": t}).event_key for t in written}
+    assert len(keys) == 1
 
 
 def test_every_entity_has_provenance() -> None:

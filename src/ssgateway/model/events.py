@@ -8,7 +8,7 @@ message ids and partners' dedupe fields.
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 
 from pydantic import Field, model_validator
 
@@ -17,6 +17,8 @@ from ssgateway.model.codes import EvidenceType, SurvivalResult
 from ssgateway.model.identifiers import CitizenId, PersonName, RegionCode
 
 __all__ = ["DeathNotice", "SurvivalCertification", "event_digest"]
+
+_BEIJING = timezone(timedelta(hours=8))
 
 
 def event_digest(dedupe_key: str) -> str:
@@ -50,8 +52,12 @@ class DeathNotice(Entity):
 
     @property
     def dedupe_key(self) -> str:
-        """Same person, same death: the same notice, whoever reports it and however often."""
-        return f"death:{self.citizen_id.reveal()}:{self.date_of_death.isoformat()}"
+        """A person dies once: every notice of the person is the same event.
+
+        Whoever reports it, however often, and whatever date of death it gives (agencies' certificates
+        and cremation records may differ by a day): the first report recorded is what everyone receives.
+        """
+        return f"death:{self.citizen_id.reveal()}"
 
     @property
     def event_key(self) -> str:
@@ -75,11 +81,13 @@ class SurvivalCertification(Entity):
     def dedupe_key(self) -> str:
         """Same person, same certification time, same result: the same event however often it is reported.
 
-        An aware ``certified_at`` is taken in UTC, so one instant written with two offsets is one event.
+        ``certified_at`` is taken in UTC, so one instant written with two offsets is one event; a time
+        without an offset is Beijing time (UTC+8), as the partners' systems write it.
         """
         moment = self.certified_at
-        if moment.tzinfo is not None:
-            moment = moment.astimezone(UTC)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=_BEIJING)
+        moment = moment.astimezone(UTC)
         return f"survival:{self.citizen_id.reveal()}:{moment.isoformat()}:{self.result.value}"
 
     @property

@@ -130,6 +130,12 @@ class EventIntake:
             )
         key = self.key(event)
         record, duplicate = await self._record(key, operation, event, destinations)
+        if duplicate and isinstance(event, DeathNotice):
+            first = record.state["event"].get("date_of_death")
+            if first != event.date_of_death.isoformat():
+                log.warning(  # the dates are not logged: with the region they would point to the person
+                    "%s %s: this report gives another date of death; the first report stands", operation, key
+                )
         if not record.state.get("fanned_out"):
             record = await self._fan_out(key, record)
         receipt = await self._receipt(key, record, duplicate)
