@@ -121,6 +121,22 @@ def test_adapter_config_errors_point_into_the_block(tmp_path: Path) -> None:
     assert (info.value.line, info.value.key) == (13, "partners.henan.config.retries")
 
 
+def test_two_partners_for_one_operation_and_region_are_refused(tmp_path: Path) -> None:
+    second = """  henan-new:
+    adapter: fake
+    regions: ["41"]
+    config: {endpoint: "http://127.0.0.1:9001/soap", password: x, user: y}
+api_keys:"""
+    config = load_config(write(tmp_path, GOOD.replace("api_keys:", second, 1)), env={"HENAN_PASSWORD": "x"})
+    with pytest.raises(
+        ConfigError, match=r"'henan' and 'henan-new' both serve person\.lookup for region 41"
+    ) as info:
+        validate_adapter_configs(config, registry())
+    assert info.value.key == "partners.henan-new.regions"
+    narrower = GOOD.replace("api_keys:", second.replace('["41"]', '["4101"]'), 1)  # a city's own system
+    validate_adapter_configs(load_config(write(tmp_path, narrower), env={"HENAN_PASSWORD": "x"}), registry())
+
+
 def test_unknown_adapter_names_installed_ones(tmp_path: Path) -> None:
     config = load_config(
         write(tmp_path, GOOD.replace("adapter: fake", "adapter: soap")), env={"HENAN_PASSWORD": "x"}

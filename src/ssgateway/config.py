@@ -467,5 +467,28 @@ def validate_adapter_configs(config: GatewayConfig, registry: AdapterRegistry) -
         for i, name in enumerate(names)
         if name in served and operation not in served[name]  # unknown partners and adapters: reported before
     )
+    errors.extend(_ambiguous_routes(config, served, doc))
     _raise_all(errors)
     return validated
+
+
+def _ambiguous_routes(
+    config: GatewayConfig, served: dict[str, frozenset[str]], doc: yamlfile.Located
+) -> list[ConfigError]:
+    """Two partners serving one operation for the same region prefix: the router could only guess."""
+    owners: dict[tuple[str, str], str] = {}
+    clashes: dict[tuple[str, str, str], list[str]] = {}
+    for name, operations in served.items():
+        for operation in sorted(operations - set(EVENT_OPERATIONS)):  # events fan out, never route
+            for prefix in config.partners[name].regions or ("",):
+                first = owners.setdefault((operation, prefix), name)
+                if first != name:
+                    clashes.setdefault((first, name, prefix), []).append(operation)
+    return [
+        doc.error(
+            ("partners", name, "regions"),
+            f"partners {first!r} and {name!r} both serve {', '.join(ops)} for "
+            f"{('region ' + prefix) if prefix else 'every region'}: limit one with operations: or regions:",
+        )
+        for (first, name, prefix), ops in clashes.items()
+    ]
