@@ -1,5 +1,10 @@
 from __future__ import annotations
 
+import base64
+import os
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -80,3 +85,131 @@ def test_the_pull_parser_uses_the_same_settings() -> None:
     parser = hardened_pull_parser(events=("end",))
     parser.feed(b"<x><y>1</y></x>")
     assert [el.tag for _, el in parser.read_events()] == ["y", "x"]
+
+
+class FifoCanary:
+    """A FIFO that records whether anything opened it for reading, and lets that reader go at once.
+
+    A watcher thread keeps trying to open the write end without blocking; that succeeds only while a
+    reader has the FIFO open, so a parser that opens it is seen, then sees end of file instead of hanging
+    (lxml releases the GIL while it loads an entity).
+    """
+
+    def __init__(self, path: Path) -> None:
+        os.mkfifo(path)
+        self.path = path
+        self.opened = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:
+                time.sleep(0.002)
+                continue
+            self.opened += 1
+            os.close(fd)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+@pytest.fixture
+def fifo(tmp_path: Path) -> Iterator[FifoCanary]:
+    canary = FifoCanary(tmp_path / "entity.dtd")
+    yield canary
+    canary.close()
+
+
+def _utf7_markup(text: str) -> bytes:
+    """``text`` with its markup characters written the UTF-7 way (``<`` is ``+ADw-``)."""
+    return "".join(
+        "+" + base64.b64encode(c.encode("utf-16-be")).decode().rstrip("=") + "-" if c in '<!>[]%;"' else c
+        for c in text
+    ).encode()
+
+
+def _hostile(fifo: FifoCanary) -> str:
+    return f'<!DOCTYPE x [<!ENTITY % p SYSTEM "{fifo.path.as_uri()}"> %p;]>'
+
+
+def test_a_utf8_byte_order_mark_is_part_of_the_prolog(fifo: FifoCanary) -> None:
+    document = b"\xef\xbb\xbf" + _hostile(fifo).encode() + b"<x/>"
+    for data in (document, b'\xef\xbb\xbf<?xml version="1.0"?>' + document[3:]):
+        with pytest.raises(XMLSecurityError) as caught:
+            parse_xml(data)
+        assert caught.value.code == "xml.doctype"
+        guard = PrologGuard()
+        with pytest.raises(XMLSecurityError):
+            for i in range(len(data)):
+                guard.feed(data[i : i + 1])
+    assert fifo.opened == 0
+    assert parse_xml("\ufeff<x>张三</x>".encode()).text == "张三"
+    assert parse_xml(b"\xef\xbb\xbf<x/>").tag == "x"
+
+
+@pytest.mark.parametrize(
+    "encoding",
+    ["UTF-7", "utf-7", "cp037", "ISO-2022-JP", "UTF-32", "x-unknown", "UTF-16 in an 8-bit document"],
+)
+def test_an_encoding_the_guard_cannot_read_markup_in_is_refused(encoding: str, fifo: FifoCanary) -> None:
+    declared = encoding.split()[0]
+    declaration = f'<?xml version="1.0" encoding="{declared}"?>'.encode()
+    data = declaration + _utf7_markup(_hostile(fifo)) + b"<x/>"
+    with pytest.raises(XMLSecurityError) as caught:
+        parse_xml(data)
+    assert caught.value.code == "xml.encoding"
+    guard = PrologGuard()
+    with pytest.raises(XMLSecurityError):
+        for i in range(0, len(data), 3):
+            guard.feed(data[i : i + 3])
+    assert fifo.opened == 0
+
+
+def test_a_utf16_document_declaring_an_8_bit_encoding_is_refused() -> None:
+    with pytest.raises(XMLSecurityError, match="UTF-8"):
+        parse_xml('<?xml version="1.0" encoding="UTF-8"?><x/>'.encode("utf-16"))
+
+
+def test_ebcdic_markup_is_not_taken_for_text_before_the_root() -> None:
+    # EBCDIC is detected by the parser from the first bytes; the guard sees no "<" and refuses.
+    data = '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e "EXPANDED">]><x>&e;</x>'.encode("cp037")
+    with pytest.raises(InputError, match="before the root"):
+        parse_xml(data)
+
+
+@pytest.mark.parametrize("name", ["UTF-8", "utf8", "GB18030", "gbk", "UTF-16"])
+def test_the_accepted_encodings_parse(name: str) -> None:
+    codec = "utf-16" if name == "UTF-16" else name
+    data = f'<?xml version="1.0" encoding="{name}"?><x>张三</x>'.encode(codec)
+    assert parse_xml(data).text == "张三"
+
+
+def test_every_hardened_parser_refuses_external_entities_itself(fifo: FifoCanary, tmp_path: Path) -> None:
+    # Past the guard (a document fed to the parsers directly), nothing external is opened either.
+    secret = tmp_path / "secret.dtd"
+    secret.write_text('<!ENTITY leak "LEAKED">', encoding="utf-8")
+    for target in (fifo.path.as_uri(), str(fifo.path), secret.as_uri()):
+        data = f'<!DOCTYPE x [<!ENTITY % p SYSTEM "{target}"> %p;]><x>&leak;</x>'.encode()
+        for parse in (
+            lambda d: etree.fromstring(d, hardened_parser()),
+            lambda d: hardened_pull_parser().feed(d),
+        ):
+            with pytest.raises(XMLSecurityError) as caught:
+                parse(data)
+            assert caught.value.code == "xml.external"
+        external = f'<!DOCTYPE x SYSTEM "{target}"><x/>'.encode()
+        with pytest.raises(XMLSecurityError):
+            etree.fromstring(external, hardened_parser())
+    assert fifo.opened == 0
+
+
+def test_the_hardened_parser_still_reads_shipped_schemas_by_path() -> None:
+    from ssgateway.testing.dialect import REFERENCE_DIALECT
+
+    schema = etree.XMLSchema(etree.parse(str(REFERENCE_DIALECT.xsd), hardened_parser()))
+    assert schema is not None

@@ -7,15 +7,21 @@ through zeep, streamed — and offered as a WSDL, from a configured directory an
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import logging
+import os
+import threading
+import time
 import tracemalloc
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ssgateway.errors import ConfigError, InputError, ResponseTooLarge, SSGatewayError, XMLSecurityError
-from ssgateway.soap import SoapClient, SoapSettings, load_contract
+from ssgateway.soap import SoapClient, SoapSettings, iter_records, load_contract
 from ssgateway.testing.canary import Canary
 from ssgateway.testing.dialect import REFERENCE_DIALECT
 from ssgateway.testing.faultplan import FaultKind, gzip_bomb
@@ -230,3 +236,105 @@ async def test_a_streamed_gzip_bomb_stops_at_the_cap_with_flat_memory(
     assert seen > 120_000  # rows were handed out (and freed) until the cap
     # Flat: far below the cap, though the simulator's own buffers (same process) count too.
     assert peak < cap // 2, f"peak {peak} bytes while streaming a bomb capped at {cap}"
+
+
+class FifoCanary:
+    """A FIFO that counts the readers that opened it, and lets each go at once (it sees end of file).
+
+    A watcher thread keeps trying to open the write end without blocking, which succeeds only while a
+    reader has the FIFO open: a parser that opens it as an entity is counted instead of hanging.
+    """
+
+    def __init__(self, path: Path) -> None:
+        os.mkfifo(path)
+        self.path = path
+        self.opened = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:
+                time.sleep(0.002)
+                continue
+            self.opened += 1
+            os.close(fd)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+@pytest.fixture
+def fifo(tmp_path: Path) -> Iterator[FifoCanary]:
+    canary = FifoCanary(tmp_path / "entity.dtd")
+    yield canary
+    canary.close()
+
+
+def _disguised(fifo: FifoCanary) -> list[tuple[str, bytes]]:
+    """A DOCTYPE whose parameter entity opens the FIFO, behind a byte-order mark or in UTF-7."""
+    doctype = f'<!DOCTYPE x [<!ENTITY % p SYSTEM "{fifo.path.as_uri()}"> %p;]>'
+    envelope = (
+        b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body/></soap:Envelope>'
+    )
+    utf7 = "".join(
+        "+" + base64.b64encode(c.encode("utf-16-be")).decode().rstrip("=") + "-" if c in '<!>[]%;"' else c
+        for c in doctype
+    )
+    return [
+        ("bom", b"\xef\xbb\xbf" + doctype.encode() + envelope),
+        ("bom+declaration", b'\xef\xbb\xbf<?xml version="1.0"?>' + doctype.encode() + envelope),
+        ("utf-7", b'<?xml version="1.0" encoding="UTF-7"?>' + utf7.encode() + envelope),
+    ]
+
+
+async def test_a_doctype_behind_a_byte_order_mark_or_in_utf7_is_refused(
+    simulator: ProvincialSimulator, client: SoapClient, henan_person: SyntheticPerson, fifo: FifoCanary
+) -> None:
+    row = REFERENCE_DIALECT.tag("row")
+    for label, data in _disguised(fifo):
+        simulator.faults.clear()
+        simulator.faults.add(FaultKind.BODY, body=data)
+        for way in ("whole", "zeep", "stream"):
+
+            async def call(way: str = way) -> None:
+                if way == "whole":
+                    await client.call("QueryPerson", AAC002=henan_person.citizen_id)
+                elif way == "zeep":
+                    await client.call_zeep("QueryPerson", AAC002=henan_person.citizen_id)
+                else:
+                    async with client.stream("QueryContributions", row, AAC002=henan_person.citizen_id) as s:
+                        async for _ in s:
+                            pass
+
+            with pytest.raises(XMLSecurityError) as caught:
+                await asyncio.wait_for(call(), 10)
+            assert caught.value.code in {"xml.doctype", "xml.encoding"}, (label, way)
+    assert fifo.opened == 0
+
+
+def test_a_streamed_doctype_behind_a_byte_order_mark_is_refused() -> None:
+    # The entity would have cut the row's text at "&e;"; the stream refuses the document instead.
+    ns = "urn:x"
+    data = (
+        b'\xef\xbb\xbf<?xml version="1.0" encoding="utf-8"?><!DOCTYPE x [<!ENTITY e "EXPANDED">]>'
+        b'<x xmlns="urn:x"><row><a>a&e;b</a></row></x>'
+    )
+    with pytest.raises(XMLSecurityError) as caught:
+        list(iter_records([data], f"{{{ns}}}row", envelope=False))
+    assert caught.value.code == "xml.doctype"
+
+
+def test_a_wsdl_with_a_doctype_behind_a_byte_order_mark_or_in_utf7_is_refused(
+    tmp_path: Path, fifo: FifoCanary
+) -> None:
+    for _label, data in _disguised(fifo):
+        wsdl = tmp_path / "service.wsdl"
+        wsdl.write_bytes(data)
+        with pytest.raises(XMLSecurityError):
+            load_contract(wsdl, roots=[tmp_path])
+    assert fifo.opened == 0

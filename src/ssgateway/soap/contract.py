@@ -26,7 +26,7 @@ from lxml import etree
 from zeep.exceptions import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
 from zeep.wsdl.bindings import Soap11Binding
 
-from ssgateway.errors import ConfigError, RequestInvalid, SSGatewayError, XMLSecurityError
+from ssgateway.errors import ConfigError, InputError, RequestInvalid, SSGatewayError, XMLSecurityError
 from ssgateway.masking import mask_text
 from ssgateway.resources import shipped_contracts_dir
 from ssgateway.xmlsafe import PrologGuard
@@ -108,8 +108,15 @@ class ContractLoader:
                 f"contract file {path.name} cannot be read: {exc.strerror}", file=str(path)
             ) from exc
         guard = PrologGuard()
-        guard.feed(data)
-        guard.close()
+        try:
+            guard.feed(data)
+            guard.close()
+        except XMLSecurityError:
+            raise
+        except InputError as exc:
+            raise ConfigError(
+                f"contract file {path.name} is not usable XML: {exc.message}", file=str(path)
+            ) from exc
         self.loaded[path] = hashlib.sha256(data).hexdigest()
         return data
 
