@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
@@ -154,6 +155,91 @@ async def test_a_stale_kept_alive_connection_is_replaced(
         writer.transport.abort()
     await asyncio.sleep(0.05)
     assert (await client.post(server.url + "/x", content=b"2")).text == "POST 2"
+
+
+async def _answer_each(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, first: bytes, then: bytes = b""
+) -> None:
+    """Answers every request with "answer to <body>"; the first answer is ``first`` and ``then`` follows it."""
+    n = 0
+    while True:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except asyncio.IncompleteReadError:
+            return
+        length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+        body = await reader.readexactly(length)
+        n += 1
+        answer = b"answer to " + body
+        if n == 1 and first:
+            writer.write(first)
+            await writer.drain()
+            if then:
+                await asyncio.sleep(0.05)
+                writer.write(then)
+        else:
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(answer), answer))
+        await writer.drain()
+
+
+async def test_a_connection_with_bytes_beyond_the_answer_is_not_reused(client: httpx.AsyncClient) -> None:
+    connections = 0
+
+    async def lying(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        smuggled = b"HTTP/1.1 200 OK\r\nContent-Length: 19\r\n\r\nanswer to request-A"
+        await _answer_each(reader, writer, b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nHELLO" + smuggled)
+
+    server = await raw_server(lying)
+    port = server.sockets[0].getsockname()[1]
+    async with server, asyncio.timeout(5):
+        first = await client.post(f"http://127.0.0.1:{port}/", content=b"request-A")
+        second = await client.post(f"http://127.0.0.1:{port}/", content=b"request-B")
+    assert first.text == "HELLO"
+    assert second.text != "answer to request-A"
+    assert connections == 2  # the first connection, with its leftover bytes, was dropped
+
+
+async def test_an_answer_sent_unasked_to_an_idle_connection_is_not_read_as_the_next(
+    client: httpx.AsyncClient,
+) -> None:
+    timeout = b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n"  # the connection stays open
+
+    async def idle_408(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        ok = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst"
+        await _answer_each(reader, writer, ok, then=timeout)
+
+    server = await raw_server(idle_408)
+    port = server.sockets[0].getsockname()[1]
+    async with server, asyncio.timeout(5):
+        assert (await client.post(f"http://127.0.0.1:{port}/", content=b"1")).text == "first"
+        await asyncio.sleep(0.2)  # the 408 arrives while the connection is idle in the pool
+        second = await client.post(f"http://127.0.0.1:{port}/", content=b"2")
+    assert (second.status_code, second.text) == (200, "first")  # a new connection's first answer
+
+
+async def test_a_connection_whose_socket_has_unread_bytes_is_not_usable() -> None:
+    # Bytes the event loop has not read yet (it has not run since they arrived) count as well.
+    arrived = asyncio.Event()
+
+    async def talk(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 408 Request Timeout\r\n\r\n")
+        await writer.drain()
+        arrived.set()
+        await reader.read()
+
+    server = await raw_server(talk)
+    port = server.sockets[0].getsockname()[1]
+    transport = PooledTransport()
+    async with server, asyncio.timeout(5):
+        conn = await transport._connect(("http", "127.0.0.1", port), 2.0)
+        try:
+            await arrived.wait()
+            time.sleep(0.1)  # blocks the loop: the bytes wait on the socket, not in the reader
+            assert not conn.usable()
+        finally:
+            conn.close()
 
 
 def test_progress_defaults() -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import select
 import ssl
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -38,7 +39,20 @@ class _Connection:
         self.writer = writer
 
     def usable(self) -> bool:
-        return not (self.writer.is_closing() or self.reader.at_eof())
+        """Open, and with nothing unread: the next bytes read are the answer to the next request.
+
+        Bytes left from an earlier answer (a server that sent more than its Content-Length) or sent unasked
+        (a 408 to an idle connection) would be read as the next request's answer, so a connection with any
+        byte in its reader's buffer, or waiting on its socket, or at end of file, is not reused.
+        """
+        if self.writer.is_closing() or self.reader.at_eof() or self.reader._buffer:  # type: ignore[attr-defined]
+            return False
+        sock = self.writer.get_extra_info("socket")
+        if sock is None or not hasattr(select, "poll"):
+            return True
+        poller = select.poll()
+        poller.register(sock.fileno(), select.POLLIN | select.POLLPRI)
+        return not poller.poll(0)  # readable, or hung up / in error (poll reports those too)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
