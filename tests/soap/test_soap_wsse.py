@@ -1,14 +1,23 @@
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
+from collections.abc import MutableSet
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from lxml import etree
 from pydantic import SecretStr
 
-from ssgateway.soap import SoapSettings, UsernameToken, WsseSettings, check_username_token, load_contract
+from ssgateway.soap import (
+    SeenNonces,
+    SoapSettings,
+    UsernameToken,
+    WsseSettings,
+    check_username_token,
+    load_contract,
+)
 from ssgateway.soap.wsse import PASSWORD_DIGEST, PASSWORD_TEXT, WSSE_NS, WSU_NS, password_digest
 
 NOW = datetime(2024, 6, 28, 8, 0, tzinfo=UTC)
@@ -73,12 +82,47 @@ def test_bad_tokens_are_refused(passwords: dict[str, str], now: datetime, reason
 def test_a_replayed_nonce_is_refused() -> None:
     env = envelope()
     UsernameToken("gateway", SecretStr("s3cret")).apply(env, now=NOW)
-    seen: set[str] = set()
+    seen: set[bytes] = set()
     check_username_token(env, {"gateway": "s3cret"}, now=NOW, seen_nonces=seen)
     with pytest.raises(ValueError, match="replay"):
         check_username_token(env, {"gateway": "s3cret"}, now=NOW, seen_nonces=seen)
     with pytest.raises(ValueError, match="no UsernameToken"):
         check_username_token(envelope(), {"gateway": "s3cret"})
+
+
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+@pytest.mark.parametrize("seen", [set(), SeenNonces()], ids=["set", "SeenNonces"])
+def test_a_nonce_respelled_in_base64_is_still_a_replay(seen: SeenNonces | MutableSet[bytes]) -> None:
+    env = envelope()
+    UsernameToken("gateway", SecretStr("s3cret")).apply(env, now=NOW, nonce=bytes(range(16)))
+    check_username_token(env, {"gateway": "s3cret"}, now=NOW, seen_nonces=seen)
+    replay = copy.deepcopy(env)
+    nonce = replay.find(f".//{{{WSSE_NS}}}Nonce")
+    assert nonce is not None and nonce.text is not None
+    # 16 bytes leave 4 unused low bits in the last Base64 digit: 16 spellings of the same bytes
+    last = nonce.text[21]
+    nonce.text = nonce.text[:21] + _ALPHABET[_ALPHABET.index(last) | 0b1111] + nonce.text[22:]
+    assert base64.b64decode(nonce.text) == bytes(range(16))
+    with pytest.raises(ValueError, match="replay"):
+        check_username_token(replay, {"gateway": "s3cret"}, now=NOW, seen_nonces=seen)
+
+
+def test_seen_nonces_are_forgotten_once_their_token_is_stale() -> None:
+    seen = SeenNonces()
+    for i in range(50):
+        env = envelope()
+        UsernameToken("gateway", SecretStr("s3cret")).apply(env, now=NOW)
+        check_username_token(env, {"gateway": "s3cret"}, now=NOW + timedelta(seconds=i), seen_nonces=seen)
+    assert len(seen) == 50
+    late = NOW + timedelta(minutes=10)
+    env = envelope()
+    UsernameToken("gateway", SecretStr("s3cret")).apply(env, now=late, nonce=b"a fresh nonce!!!")
+    check_username_token(env, {"gateway": "s3cret"}, now=late, seen_nonces=seen)
+    assert len(seen) == 1 and b"a fresh nonce!!!" in seen  # the 50 stale ones are gone
+    with pytest.raises(ValueError, match="replay"):  # still a replay while its token is fresh
+        check_username_token(env, {"gateway": "s3cret"}, now=late + timedelta(seconds=299), seen_nonces=seen)
 
 
 def test_the_password_never_shows_in_settings() -> None:

@@ -22,7 +22,7 @@ from ssgateway.soap.faults import FaultPolicy, SoapFault, find_fault
 from ssgateway.soap.namespaces import SOAP11_ENV
 from ssgateway.soap.settings import SoapSettings, WsseSettings
 from ssgateway.soap.streaming import RecordStream, iter_records, record_texts
-from ssgateway.soap.wsse import UsernameToken, check_username_token
+from ssgateway.soap.wsse import SeenNonces, UsernameToken, check_username_token
 
 __all__ = [
     "SOAP11_ENV",
@@ -31,6 +31,7 @@ __all__ = [
     "ContractLoader",
     "FaultPolicy",
     "RecordStream",
+    "SeenNonces",
     "SoapClient",
     "SoapFault",
     "SoapSettings",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import heapq
 import hmac
 import secrets
 from collections.abc import Mapping, MutableSet
@@ -27,6 +28,7 @@ __all__ = [
     "PASSWORD_TEXT",
     "WSSE_NS",
     "WSU_NS",
+    "SeenNonces",
     "UsernameToken",
     "check_username_token",
     "password_digest",
@@ -118,13 +120,49 @@ class UsernameToken:
         etree.SubElement(token, f"{{{WSU_NS}}}Created").text = created
 
 
+class SeenNonces:
+    """The nonces of accepted tokens, each remembered only while its token could still pass the age check.
+
+    A token created at ``t`` passes :func:`check_username_token` until ``t + max_age``; its nonce is
+    forgotten after that, so the memory holds at most the nonces of the last ``2 * max_age`` seconds.
+    Nonces are kept as the decoded bytes: the same bytes spelled another way in Base64 are the same nonce.
+    """
+
+    __slots__ = ("_expiry", "_until")
+
+    def __init__(self) -> None:
+        self._until: dict[bytes, datetime] = {}
+        self._expiry: list[tuple[datetime, bytes]] = []
+
+    def __len__(self) -> int:
+        return len(self._until)
+
+    def __contains__(self, nonce: object) -> bool:
+        return nonce in self._until
+
+    def add(self, nonce: bytes, *, until: datetime, now: datetime) -> None:
+        """Remember ``nonce`` until ``until``, after forgetting those whose time ran out before ``now``.
+
+        Raises:
+            ValueError: the nonce is remembered already (a replay).
+        """
+        while self._expiry and self._expiry[0][0] < now:
+            moment, old = heapq.heappop(self._expiry)
+            if self._until.get(old) == moment:
+                del self._until[old]
+        if nonce in self._until:
+            raise ValueError("the nonce was used before (replay)")
+        self._until[nonce] = until
+        heapq.heappush(self._expiry, (until, nonce))
+
+
 def check_username_token(
     envelope: etree._Element,
     passwords: Mapping[str, str],
     *,
     max_age: float = 300.0,
     now: datetime | None = None,
-    seen_nonces: MutableSet[str] | None = None,
+    seen_nonces: SeenNonces | MutableSet[bytes] | None = None,
 ) -> str:
     """Check the UsernameToken of a received envelope (the partner's side of :class:`UsernameToken`).
 
@@ -133,7 +171,9 @@ def check_username_token(
         passwords: password per username.
         max_age: seconds a token's ``Created`` may lie in the past (or in the future, for clock skew).
         now: the current time (default: now); for tests.
-        seen_nonces: nonces already used; a repeated one is a replay. The nonce is added when it passes.
+        seen_nonces: nonces already used (decoded bytes); a repeated one is a replay. The nonce is added
+            when the token passes. A :class:`SeenNonces` forgets each nonce once its token is stale; a
+            plain set keeps every nonce.
 
     Returns:
         The authenticated username.
@@ -171,8 +211,10 @@ def check_username_token(
         raise ValueError("unknown password type")
     if not ok:
         raise ValueError("wrong password")
-    if seen_nonces is not None:
-        if nonce_text in seen_nonces:
+    if isinstance(seen_nonces, SeenNonces):
+        seen_nonces.add(nonce, until=moment + timedelta(seconds=max_age), now=current)
+    elif seen_nonces is not None:
+        if nonce in seen_nonces:  # the decoded bytes: Base64 has several spellings of the same nonce
             raise ValueError("the nonce was used before (replay)")
-        seen_nonces.add(nonce_text)
+        seen_nonces.add(nonce)
     return username

@@ -32,7 +32,7 @@ from ssgateway.errors import InputError
 from ssgateway.masking import mask_text
 from ssgateway.model.values import Period
 from ssgateway.soap.namespaces import SOAP11_ENV
-from ssgateway.soap.wsse import check_username_token
+from ssgateway.soap.wsse import SeenNonces, check_username_token
 from ssgateway.testing._provincial_ledgers import Acceptance, BenefitChange, BenefitLedger, TransferLedger
 from ssgateway.testing.dialect import REFERENCE_DIALECT, Dialect
 from ssgateway.testing.envelopes import EnvelopeWriter
@@ -132,7 +132,7 @@ class ProvincialSimulator:
         self.wsdl_override: bytes | None = None
         """Serve these bytes at ``?wsdl`` instead of the dialect's WSDL (hostile-WSDL tests)."""
         self._bulk: dict[str, int] = {}
-        self._nonces: set[str] = set()
+        self._nonces = SeenNonces()
         self._writer = EnvelopeWriter(dialect)
         self._schema = etree.XMLSchema(etree.parse(str(dialect.xsd), hardened_parser()))
         self._operations = {dialect.tag(f"{op}Request"): op for op in OPERATIONS}
