@@ -182,11 +182,17 @@ def test_ebcdic_markup_is_not_taken_for_text_before_the_root() -> None:
         parse_xml(data)
 
 
-@pytest.mark.parametrize("name", ["UTF-8", "utf8", "GB18030", "gbk", "UTF-16"])
+@pytest.mark.parametrize("name", ["UTF-8", "utf8", "GB18030", "gbk", "GB2312", "UTF-16"])
 def test_the_accepted_encodings_parse(name: str) -> None:
     codec = "utf-16" if name == "UTF-16" else name
     data = f'<?xml version="1.0" encoding="{name}"?><x>张三</x>'.encode(codec)
     assert parse_xml(data).text == "张三"
+
+
+@pytest.mark.parametrize("name", ["US-ASCII", "ISO-8859-1"])
+def test_ascii_compatible_single_byte_declarations_parse(name: str) -> None:
+    data = f'<?xml version="1.0" encoding="{name}"?><x>ok</x>'.encode("ascii")
+    assert parse_xml(data).text == "ok"
 
 
 def test_every_hardened_parser_refuses_external_entities_itself(fifo: FifoCanary, tmp_path: Path) -> None:

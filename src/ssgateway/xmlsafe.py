@@ -52,13 +52,16 @@ PROLOG_LIMIT: Final = 64 * 1024
 _WHITESPACE = " \t\r\n\ufeff"
 _UTF8_BOM = b"\xef\xbb\xbf"
 
-_BYTE_ENCODINGS: Final = frozenset({"utf-8", "utf8", "gb18030", "gbk"})
+_BYTE_ENCODINGS: Final = frozenset(
+    {"utf-8", "utf8", "gb18030", "gbk", "gb2312", "us-ascii", "ascii", "iso-8859-1", "latin1"}
+)
 _UTF16_ENCODINGS: Final = frozenset({"utf-16", "utf16", "utf-16le", "utf-16be"})
 XML_ENCODINGS: Final = tuple(sorted(_BYTE_ENCODINGS | _UTF16_ENCODINGS))
 """The encodings an XML declaration may name (case-insensitive); a document naming any other is refused.
 
-UTF-8, GB18030 and GBK keep markup in single ASCII bytes; UTF-16 is read as UTF-16. In anything else
-(UTF-7, EBCDIC, ...) the guard could not see a DOCTYPE that the parser would."""
+UTF-8, GB18030, GBK and GB2312 (which many legacy systems declare), ASCII and ISO-8859-1 keep markup in
+single ASCII bytes; UTF-16 is read as UTF-16. In anything else (UTF-7, EBCDIC, ...) the guard could not
+see a DOCTYPE that the parser would."""
 
 _XML_DECLARATION = re.compile(r"<\?xml(?![\w.:-])", re.IGNORECASE)
 _ENCODING_PSEUDO_ATTRIBUTE = re.compile(r"(?<![\w.:-])encoding\s*=\s*([\"'])(.*?)\1", re.DOTALL)
@@ -131,7 +134,7 @@ def _check_declaration(declaration: str, accepted: frozenset[str]) -> None:
         if name.strip().lower() not in accepted:
             raise XMLSecurityError(
                 f"XML declared in the encoding {mask_text(name[:40])!r} is not accepted (UTF-8, GB18030, "
-                "GBK, or UTF-16 in a document that is UTF-16)",
+                "GBK, GB2312, ASCII, ISO-8859-1, or UTF-16 in a document that is UTF-16)",
                 code="xml.encoding",
             )
 
