@@ -158,6 +158,8 @@ def test_malformed_and_truncated_xml_are_input_errors() -> None:
         list(read_xml(io.BytesIO(b"<r><row>1</row><row>2</r>"), record_tag="row", source="bad.xml"))
     with pytest.raises(InputError, match="malformed XML"):
         list(read_xml(io.BytesIO(xml_rows(5)[:-40]), record_tag=f"{{{NS}}}row", source="cut.xml"))
+    with pytest.raises(InputError, match=r"^junk\.xml: there is text before the root"):
+        list(read_xml(io.BytesIO(b"junk<r><row>1</row></r>"), record_tag="row", source="junk.xml"))
 
 
 def test_outbound_refusal_names_the_field_and_masks() -> None:

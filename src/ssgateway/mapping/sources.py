@@ -64,6 +64,10 @@ def read_xml(stream: IO[bytes], *, record_tag: str, source: str) -> Iterator[tup
         root = parser.close()
     except XMLSecurityError as exc:
         raise XMLSecurityError(f"{source}: {exc.message}", code=exc.code) from exc
+    except InputError as exc:  # from the guard: text before the root element
+        if exc.message.startswith(f"{source}:"):
+            raise
+        raise InputError(f"{source}: {exc.message}", code=exc.code) from exc
     except etree.XMLSyntaxError as exc:
         raise InputError(f"{source}: malformed XML at line {exc.lineno}: {mask_text(str(exc.msg))}") from exc
     _refuse_doctype(root, source)
