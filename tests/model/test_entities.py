@@ -249,6 +249,28 @@ def test_one_survival_certification_has_one_key_however_its_time_is_written() ->
     assert len(keys) == 1
 
 
+def test_a_month_unpaid_in_one_copy_and_paid_in_another_counts_whatever_the_order() -> None:
+    unpaid = record("202301", paid_status={"value": "arrears", "raw": "0"})
+    paid = record("202301")
+    for order in ([unpaid, paid], [paid, unpaid]):
+        history = ContributionHistory.merge(CID, order)
+        assert history.total_months == 1 and len(history.records) == 1
+
+
+def test_residents_pension_has_no_pooled_part_in_a_transfer() -> None:
+    employee = record("202301", base="5000.00")
+    resident = record(
+        "202302",
+        base="3000.00",
+        insurance_type={"value": "resident_pension", "raw": "170", "scheme": "aae140"},
+    )
+    legacy = record(
+        "202303", base="4000.00", insurance_type={"value": "basic_pension", "raw": "1", "scheme": "legacy"}
+    )
+    (year,) = TransferCertificate.years_from_records([employee, resident, legacy])
+    assert (year.year, year.months, year.base_total) == (2023, 2, Decimal("9000.00"))
+
+
 def test_every_entity_has_provenance() -> None:
     for cls in ENTITIES.values():
         assert "provenance" in cls.model_fields

@@ -52,6 +52,15 @@ class InsuranceType(StrEnum):
         """Whether this is one of the pension schemes."""
         return self in _PENSIONS
 
+    @property
+    def is_employee_pension(self) -> bool:
+        """Whether this is the urban employees' pension, legacy code included.
+
+        The scheme with a pooled fund and individual accounts, whose transfers carry a pooled part;
+        residents' pension is not.
+        """
+        return self in _PENSIONS and self is not InsuranceType.RESIDENT_PENSION
+
 
 _PENSIONS = frozenset(
     {

@@ -226,7 +226,8 @@ class ContributionHistory(Entity):
     ) -> ContributionHistory:
         """Merge records from several regions into one history.
 
-        Identical records (same region, month, insurance, type and amounts) are kept once; the rest are
+        Identical records (same region, month, insurance, type and amounts) are kept once — the copy that
+        counts (paid) when one source still has it unpaid, whatever order they come in; the rest are
         ordered by month and region. A record of another person is an error.
         """
         person = CitizenId.parse(citizen_id)
@@ -234,7 +235,10 @@ class ContributionHistory(Entity):
         for record in records:
             if record.citizen_id != person:
                 raise ValueError("a record of another person cannot be merged into this history")
-            seen.setdefault(record.identity(), record)
+            key = record.identity()
+            kept = seen.get(key)
+            if kept is None or (record.counts and not kept.counts):
+                seen[key] = record
         ordered = sorted(seen.values(), key=lambda r: (r.period.ordinal, str(r.region)))
         return cls(
             citizen_id=person,

@@ -117,13 +117,14 @@ class TransferCertificate(Entity):
     def years_from_records(records: Iterable[ContributionRecord]) -> tuple[YearlyContribution, ...]:
         """Summarise pension contribution records by year: counted months and the sum of their bases.
 
-        Records that do not count (unpaid, refunds) and non-pension insurances are left out; a month paid
-        twice in the same region counts once with its largest base.
+        Only the employees' pension counts (the pooled part belongs to it; residents' pension has none);
+        records that do not count (unpaid, refunds) are left out; a month paid twice counts once with its
+        largest base.
         """
         by_month: dict[tuple[int, int], Decimal] = {}
         for r in records:
             kind = r.insurance_type.value
-            if not r.counts or kind is None or not kind.is_pension:
+            if not r.counts or kind is None or not kind.is_employee_pension:
                 continue
             key = (r.period.year, r.period.month)
             by_month[key] = max(by_month.get(key, Decimal(0)), r.base)
