@@ -39,7 +39,19 @@ def test_money_refuses_floats_and_booleans(value: object) -> None:
 
 
 @pytest.mark.parametrize(
-    "value", ["1.005", "0.001", Decimal("3.14159"), "1e3", "12,50", "", "NaN", Decimal("Infinity")]
+    "value",
+    [
+        "1.005",
+        "0.001",
+        Decimal("3.14159"),
+        "1e3",
+        "12,50",
+        "",
+        "NaN",
+        Decimal("Infinity"),
+        "١٢.٣٤",
+        "１２.３４",
+    ],
 )
 def test_money_refuses_more_than_two_places_and_junk(value: object) -> None:
     with pytest.raises(ValidationError):
@@ -58,7 +70,7 @@ def test_period_forms(value: object) -> None:
     assert Period.parse(value) == Period(2024, 6)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("value", ["202413", "202400", "2024-6", "24-06", "abcdef", "20240601"])
+@pytest.mark.parametrize("value", ["202413", "202400", "2024-6", "24-06", "abcdef", "20240601", "٢٠٢٤٠١"])
 def test_period_refuses_impossible_months(value: str) -> None:
     with pytest.raises(ValueError):
         Period.parse(value)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CENT", "Coded", "Money", "Period", "to_money"]
 
-_PERIOD = re.compile(r"(\d{4})-?(\d{2})")
+_PERIOD = re.compile(r"([0-9]{4})-?([0-9]{2})")
 
 
 @total_ordering
@@ -137,8 +137,8 @@ class Period:
 
 
 CENT = Decimal("0.01")
-_MONEY_TEXT = re.compile(r"[+-]?\d+(\.\d+)?")
-_MONEY_EXACT = re.compile(r"-?\d{1,20}\.\d\d").fullmatch  # the common, already-normal form
+_MONEY_TEXT = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
+_MONEY_EXACT = re.compile(r"-?[0-9]{1,20}\.[0-9][0-9]").fullmatch  # the common, already-normal form
 
 
 def to_money(value: Any) -> Decimal:
