@@ -21,6 +21,7 @@ from ssgateway.mapping.render import OutboundMapping
 from ssgateway.mapping.sources import read_csv, read_json, read_xml
 from ssgateway.mapping.spec import MappingSpec
 from ssgateway.mapping.targets import TARGETS
+from ssgateway.mapping.transforms import custom_transform
 
 __all__ = [
     "TARGETS",
@@ -37,6 +38,7 @@ __all__ = [
     "Outcome",
     "Rejection",
     "compile_spec",
+    "custom_transform",
     "load_codelist",
     "load_spec",
     "read_csv",

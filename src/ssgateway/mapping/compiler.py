@@ -7,6 +7,7 @@ a record calls those functions and validates the result; it never looks at the s
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,9 +25,17 @@ from ssgateway.mapping.transforms import BuildContext, Reject, TransformFn
 from ssgateway.masking import PersonalKind, mask, mask_text
 from ssgateway.model import Provenance
 
-__all__ = ["FieldReject", "InboundMapping", "build_steps", "located_failure", "provenance_factory"]
+__all__ = [
+    "FieldReject",
+    "InboundMapping",
+    "build_steps",
+    "located_failure",
+    "provenance_factory",
+    "step_failed",
+]
 
 Loc = tuple[str | int, ...]
+_INDEX = re.compile(r"\[[0-9]+\]")
 Fail = Callable[[Loc, str], MappingError]
 
 
@@ -67,8 +76,20 @@ def build_steps(
     return steps
 
 
-def _chain(getter: paths.Getter, steps: list[TransformFn], field: str, source: str | None) -> paths.Getter:
+def step_failed(field: str, source: str | None, raw: Any, step: str, exc: Exception) -> FieldReject:
+    """The rejection of a record whose transform failed unexpectedly (not with ``Reject``).
+
+    The reason names the transform and the exception's type, never its message (which may quote the value).
+    """
+    return FieldReject(field, source, raw, f"transform {step} failed ({type(exc).__name__})")
+
+
+def _chain(
+    getter: paths.Getter, steps: list[TransformFn], names: list[str], field: str, source: str | None
+) -> paths.Getter:
     # Chains of one and two steps (most fields) are unrolled: this runs for every field of every record.
+    # A transform rejects with Reject; any other exception from one also rejects the record, never the
+    # whole batch.
     if not steps:
         return getter
     if len(steps) == 1:
@@ -80,6 +101,8 @@ def _chain(getter: paths.Getter, steps: list[TransformFn], field: str, source: s
                 return only(raw)
             except Reject as exc:
                 raise FieldReject(field, source, raw, exc.reason) from None
+            except Exception as exc:  # noqa: BLE001 - one bad value rejects one record
+                raise step_failed(field, source, raw, names[0], exc) from None
 
         return run1
     if len(steps) == 2:
@@ -87,20 +110,28 @@ def _chain(getter: paths.Getter, steps: list[TransformFn], field: str, source: s
 
         def run2(record: Any) -> Any:
             raw = getter(record)
+            at = 0
             try:
-                return second(first(raw))
+                value = first(raw)
+                at = 1
+                return second(value)
             except Reject as exc:
                 raise FieldReject(field, source, raw, exc.reason) from None
+            except Exception as exc:  # noqa: BLE001 - one bad value rejects one record
+                raise step_failed(field, source, raw, names[at], exc) from None
 
         return run2
 
     def run(record: Any) -> Any:
         raw = value = getter(record)
+        at = 0
         try:
-            for step in steps:
+            for at, step in enumerate(steps):  # noqa: B007 - `at` names the step that failed
                 value = step(value)
         except Reject as exc:
             raise FieldReject(field, source, raw, exc.reason) from None
+        except Exception as exc:  # noqa: BLE001 - one bad value rejects one record
+            raise step_failed(field, source, raw, names[at], exc) from None
         return value
 
     return run
@@ -262,7 +293,8 @@ class InboundMapping:
         steps = build_steps(rule, where, self._codelists, self._fail, info.coded)
         source = rule.source if isinstance(rule.source, str) else None
         self._meta[path] = _FieldMeta(source, getter, info.personal)
-        return _chain(getter, steps, path, source)
+        names: list[str] = [step.type for step in rule.transforms]
+        return _chain(getter, steps, names, path, source)
 
     def _repeat(
         self, spec: RepeatedGroup, item_model: type[BaseModel], where: Loc, path: str
@@ -296,7 +328,8 @@ class InboundMapping:
     def _masked(self, path: str, raw: Any) -> str | None:
         if raw is None:
             return None
-        meta = self._meta.get(path)
+        # a field inside a repeated group is named with its index (items[3].name), its rule without
+        meta = self._meta.get(_INDEX.sub("[]", path) if "[" in path else path)
         text = str.__str__(raw) if isinstance(raw, str) else str(raw)
         if meta is not None and meta.personal is not None:
             return mask(text, meta.personal)

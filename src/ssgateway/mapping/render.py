@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from ssgateway.errors import RecordRejected
 from ssgateway.mapping import paths
-from ssgateway.mapping.compiler import Fail, FieldReject, build_steps
+from ssgateway.mapping.compiler import Fail, FieldReject, build_steps, step_failed
 from ssgateway.mapping.spec import FieldGroup, FieldRule, FieldSpec, MappingSpec, RepeatedGroup
 from ssgateway.mapping.transforms import Reject, text_of
 from ssgateway.masking import mask_text
@@ -64,14 +64,18 @@ class OutboundMapping:
         steps = build_steps(rule, where, self._codelists, self._fail)
         many = isinstance(rule.source, list)
         single = rule.source if isinstance(rule.source, str) else None
+        names: list[str] = [step.type for step in rule.transforms]
 
         def value(obj: Any) -> Any:
             raw = v = [g(obj) for g in getters] if many else getters[0](obj)
+            at = 0
             try:
-                for step in steps:
+                for at, step in enumerate(steps):  # noqa: B007 - `at` names the step that failed
                     v = step(v)
             except Reject as exc:
                 raise FieldReject(path, single, raw, exc.reason) from None
+            except Exception as exc:  # noqa: BLE001 - one bad value rejects one record
+                raise step_failed(path, single, raw, names[at], exc) from None
             return v
 
         return value

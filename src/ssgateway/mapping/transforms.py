@@ -11,15 +11,15 @@ record carrying the field, the (masked) raw value and the reason.
 from __future__ import annotations
 
 import importlib
+import inspect
 import re
-import unicodedata
 from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from datetime import timezone as dt_timezone
-from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -57,6 +57,7 @@ __all__ = [
     "Upper",
     "ValueMap",
     "YuanToFen",
+    "custom_transform",
     "date_pattern",
     "text_of",
 ]
@@ -145,14 +146,29 @@ class Lower(_Step):
         return _none_safe(lambda v: text_of(v).lower())
 
 
+# U+FF01-U+FF5E are the full-width forms of U+0021-U+007E; U+3000 is the full-width space. Nothing else
+# changes (NFKC would also turn katakana, circled digits, roman numerals and ㈱ into other characters).
+_HALFWIDTH = {0x3000: 0x20} | {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}
+
+
 class HalfWidth(_Step):
-    """Turn full-width digits, letters and punctuation into their ASCII forms (NFKC)."""
+    """Turn full-width digits, letters, punctuation and spaces into their ASCII forms.
+
+    Only U+FF01-U+FF5E (to U+0021-U+007E) and U+3000 (to a space) change; values that are not text pass
+    unchanged.
+    """
 
     type: Literal["halfwidth"]
 
     def build(self, ctx: BuildContext) -> TransformFn:
         """Build."""
-        return _none_safe(lambda v: v if v.isascii() else unicodedata.normalize("NFKC", text_of(v)))
+
+        def halfwidth(value: Any) -> Any:
+            if not isinstance(value, str) or value.isascii():
+                return value
+            return text_of(value).translate(_HALFWIDTH)
+
+        return halfwidth
 
 
 # --- dates and months -------------------------------------------------------------------------------
@@ -160,51 +176,95 @@ class HalfWidth(_Step):
 _TOKENS = [("yyyy", "%Y"), ("YYYY", "%Y"), ("SSS", "%f"), ("MM", "%m"), ("DD", "%d"), ("dd", "%d"),
            ("HH", "%H"), ("mm", "%M"), ("ss", "%S")]  # fmt: skip
 _PATTERN = re.compile("|".join(re.escape(t) for t, _ in _TOKENS) + r"|[-/ :T.]")
+# What each token reads: a field of the date and time, and its exact number of digits.
+_FIELDS = {"yyyy": ("year", 4), "YYYY": ("year", 4), "SSS": ("millisecond", 3), "MM": ("month", 2),
+           "DD": ("day", 2), "dd": ("day", 2), "HH": ("hour", 2), "mm": ("minute", 2),
+           "ss": ("second", 2)}  # fmt: skip
+_FIELD_ORDER = ("year", "month", "day", "hour", "minute", "second", "millisecond")
+
+
+def _split_pattern(pattern: str) -> list[str]:
+    parts, pos = [], 0
+    while pos < len(pattern):
+        m = _PATTERN.match(pattern, pos)
+        if not m:
+            raise ValueError(f"unknown token at {pattern[pos:]!r} in date pattern {pattern!r}")
+        parts.append(m.group(0))
+        pos = m.end()
+    return parts
 
 
 def date_pattern(pattern: str) -> str:
-    """Translate a pattern such as ``YYYYMMDD`` or ``yyyy-MM-dd HH:mm:ss`` into a ``strptime`` format.
+    """Translate a pattern such as ``YYYYMMDD`` or ``yyyy-MM-dd HH:mm:ss`` into a ``strftime`` format.
 
     Tokens: ``YYYY``/``yyyy`` year, ``MM`` month, ``DD``/``dd`` day, ``HH`` hour, ``mm`` minute,
     ``ss`` second, ``SSS`` milliseconds; literals ``- / : . T`` and space.
     """
     table = dict(_TOKENS)
-    out, pos = [], 0
-    while pos < len(pattern):
-        m = _PATTERN.match(pattern, pos)
-        if not m:
-            raise ValueError(f"unknown token at {pattern[pos:]!r} in date pattern {pattern!r}")
-        out.append(table.get(m.group(0), m.group(0)))
-        pos = m.end()
-    return "".join(out)
+    return "".join(table.get(part, part) for part in _split_pattern(pattern))
 
 
-def _parse_yyyymmdd(text: str) -> date:
-    if len(text) != 8 or not text.isdigit():
-        raise ValueError
+def _parse_yyyymmdd(text: str) -> date | None:
+    if len(text) != 8 or not text.isascii() or not text.isdigit():
+        return None
     return date(int(text[:4]), int(text[4:6]), int(text[6:]))
 
 
-def _date_parser(pattern: str) -> Callable[[str], date | datetime]:
-    fmt = date_pattern(pattern)
-    if fmt == "%Y%m%d":
+def _date_parser(pattern: str) -> Callable[[str], date | datetime | None]:
+    """A strict parser for ``pattern``: each token is exactly its number of ASCII digits, each literal itself.
+
+    The parser returns None for text not in that form and raises ``ValueError`` for an impossible date
+    or time (``20230229``, hour 25).
+    """
+    regex, fields = [], []
+    for part in _split_pattern(pattern):
+        if part not in _FIELDS:
+            regex.append(re.escape(part))
+            continue
+        name, width = _FIELDS[part]
+        if name in fields:
+            raise ValueError(f"the {name} appears twice in date pattern {pattern!r}")
+        fields.append(name)
+        regex.append(f"([0-9]{{{width}}})")
+    missing = [name for name in _FIELD_ORDER[:3] if name not in fields]
+    if missing:
+        raise ValueError(f"date pattern {pattern!r} has no {' or '.join(missing)}")
+    if fields == ["year", "month", "day"] and len(regex) == 3:
         return _parse_yyyymmdd
-    if fmt == "%Y-%m-%d":
-        return date.fromisoformat
-    has_time = any(t in fmt for t in ("%H", "%M", "%S"))
-    if has_time:
-        # partners send local times without a zone; they stay naive
-        return lambda text: datetime.strptime(text, fmt)
-    return lambda text: datetime.strptime(text, fmt).date()
+    match = re.compile("".join(regex)).fullmatch
+    if fields == ["year", "month", "day"]:
+
+        def parse_date(text: str) -> date | None:
+            m = match(text)
+            return None if m is None else date(*map(int, m.groups()))
+
+        return parse_date
+    # partners send local times without a zone; they stay naive
+    where = [fields.index(name) if name in fields else -1 for name in _FIELD_ORDER]
+
+    def parse_datetime(text: str) -> datetime | None:
+        m = match(text)
+        if m is None:
+            return None
+        groups = m.groups()
+        year, month, day, hour, minute, second, millis = (int(groups[i]) if i >= 0 else 0 for i in where)
+        return datetime(year, month, day, hour, minute, second, millis * 1000)
+
+    return parse_datetime
 
 
 class ParseDate(_Step):
-    """Parse a date (or a date and time, if the pattern has a time) with an explicit pattern."""
+    """Parse a date (or a date and time, if the pattern has a time) with an explicit pattern.
+
+    The value must be exactly the pattern: each token its number of ASCII digits (``YYYY`` four, ``SSS``
+    three, the others two), each other character itself. Anything else, and dates or times that do not
+    exist (``20230229``), are rejected.
+    """
 
     type: Literal["date"]
     pattern: str = "YYYYMMDD"
     """``YYYYMMDD``, ``YYYY-MM-DD``, ``yyyyMMddHHmmss``, ``yyyy-MM-dd HH:mm:ss`` …"""
-    timezone: str | None = Field(default=None, pattern=r"^[+-]\d{2}:\d{2}$")
+    timezone: str | None = Field(default=None, pattern=r"^[+-][0-9]{2}:[0-9]{2}$")
     """For a date and time: the source's UTC offset (``+08:00`` for Beijing time), so the canonical value
     is an exact instant. Without it the time stays naive."""
 
@@ -227,8 +287,10 @@ class ParseDate(_Step):
                 return value
             try:
                 parsed = parse(text_of(value).strip())
-            except ValueError:
-                raise Reject(f"not a valid date in the form {pattern}") from None
+            except ValueError as exc:  # the digits are there, the date does not exist
+                raise Reject(f"not a valid date in the form {pattern}: {exc}") from None
+            if parsed is None:
+                raise Reject(f"not a valid date in the form {pattern}")
             if zone is not None and isinstance(parsed, datetime) and parsed.tzinfo is None:
                 return parsed.replace(tzinfo=zone)
             return parsed
@@ -267,17 +329,17 @@ class ParseMonth(_Step):
 
     def build(self, ctx: BuildContext) -> TransformFn:
         """Build."""
-        length = len(self.pattern)
-        pattern = self.pattern
+        match = re.compile(r"([0-9]{4})([0-9]{2})" if self.pattern == "YYYYMM" else r"([0-9]{4})-([0-9]{2})")
+        fullmatch, pattern = match.fullmatch, self.pattern
 
         def parse_month(value: Any) -> Any:
             if value is None or isinstance(value, Period):
                 return value
-            text = text_of(value).strip()
-            if len(text) != length:
+            m = fullmatch(text_of(value).strip())
+            if m is None:
                 raise Reject(f"not a month in the form {pattern}")
             try:
-                return Period.parse(text)
+                return Period(int(m.group(1)), int(m.group(2)))
             except ValueError as exc:
                 raise Reject(str(exc)) from None
 
@@ -299,8 +361,10 @@ class FormatMonth(_Step):
 
 # --- numbers and money ------------------------------------------------------------------------------
 
-_DECIMAL = re.compile(r"[+-]?\d+(\.\d+)?")
-_INTEGER = re.compile(r"[+-]?\d+")
+# ASCII digits only: ``\d``, ``int()`` and ``Decimal()`` would also read other scripts' digits (``١٢``).
+_DECIMAL = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_FEN = re.compile(r"[+-]?[0-9]{1,20}")  # at most 20 digits: far beyond any amount, well within precision
 
 
 class ToDecimal(_Step):
@@ -353,7 +417,9 @@ class FenToYuan(_Step):
             if value is None:
                 return None
             text = text_of(value).strip()
-            if not _INTEGER.fullmatch(text):
+            if not _FEN.fullmatch(text):
+                if _INTEGER.fullmatch(text):
+                    raise Reject("an amount in fen has at most 20 digits")
                 raise Reject("an amount in fen is a whole number")
             return (Decimal(text) * CENT).quantize(CENT)
 
@@ -371,10 +437,15 @@ class YuanToFen(_Step):
         def yuan_to_fen(value: Any) -> Any:
             if value is None:
                 return None
-            try:
-                fen = Decimal(text_of(value)) * 100
-            except InvalidOperation:
-                raise Reject("not an amount") from None
+            if isinstance(value, Decimal):
+                if not value.is_finite():
+                    raise Reject("not an amount")
+                fen = value * 100
+            else:
+                text = text_of(value).strip()
+                if not _DECIMAL.fullmatch(text):
+                    raise Reject("not an amount")
+                fen = Decimal(text) * 100
             if fen != fen.to_integral_value():
                 raise Reject("the amount has fractions of a fen")
             return str(int(fen))
@@ -383,6 +454,21 @@ class YuanToFen(_Step):
 
 
 # --- codes --------------------------------------------------------------------------------------------
+
+
+def _code_text(value: Any) -> str:
+    """The code a source value spells: only text and numbers are codes (a list or an object is not)."""
+    if isinstance(value, (str, int, float, Decimal)):
+        return text_of(value).strip()
+    raise Reject(f"a code is text or a number, not {_kind(value)}")
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
 
 
 class CodeLookup(_Step):
@@ -424,9 +510,9 @@ class CodeLookup(_Step):
             def lookup_coded(value: Any) -> Any:
                 if value is None:
                     return None
-                found = cache.get(value)
+                found = cache.get(value) if type(value) is str else None
                 if found is None:
-                    code = text_of(value).strip()
+                    code = _code_text(value)
                     found = cache.get(code)
                     if found is None:
                         if on_missing == "reject":
@@ -439,7 +525,7 @@ class CodeLookup(_Step):
         def lookup(value: Any) -> Any:
             if value is None:
                 return None
-            code = text_of(value).strip()
+            code = _code_text(value)
             if code in forward:
                 return forward[code]
             if on_missing == "reject":
@@ -643,10 +729,39 @@ class RegexCheck(_Step):
         return regex
 
 
+_CUSTOM_MARK = "__ssgateway_custom_transform__"
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def custom_transform(fn: _F) -> _F:
+    """Mark a plain Python function as one a mapping's ``custom`` transform may call.
+
+    ``custom`` calls nothing else: a mapping file naming a built-in, a class or an unmarked function is
+    refused when it is checked. The function takes one value and returns the new value, or raises
+    ``ValueError`` to reject the record (the message becomes the reason).
+    """
+    if not inspect.isfunction(fn):
+        raise TypeError("custom_transform marks a plain Python function (a def)")
+    setattr(fn, _CUSTOM_MARK, True)
+    return fn
+
+
+def _why_not_custom(fn: Any) -> str | None:
+    """Why ``fn`` may not be called by ``custom`` (None when it may)."""
+    if inspect.isfunction(fn):
+        return None if getattr(fn, _CUSTOM_MARK, False) is True else "it is not marked as a mapping transform"
+    if inspect.isclass(fn):
+        return "it is a class, not a function"
+    if inspect.isbuiltin(fn):
+        return "it is a built-in function"
+    return "it is not a plain Python function"
+
+
 class Custom(_Step):
     """The escape hatch: a function ``module.path:name`` taking and returning one value.
 
-    It may raise ``ValueError`` to reject the record (the message becomes the reason).
+    Only a plain Python function marked with ``@custom_transform`` (from ``ssgateway.mapping``) may be
+    named. It may raise ``ValueError`` to reject the record (the message becomes the reason).
     """
 
     type: Literal["custom"]
@@ -659,8 +774,14 @@ class Custom(_Step):
             fn = getattr(importlib.import_module(module_name), attr)
         except (ImportError, AttributeError) as exc:
             raise ctx.fail("function", f"cannot import {self.function}: {exc}") from None
-        if not callable(fn):
-            raise ctx.fail("function", f"{self.function} is not callable")
+        why = _why_not_custom(fn)
+        if why is not None:
+            raise ctx.fail(
+                "function",
+                f"{self.function} cannot be used as a custom transform: {why}; only a plain Python "
+                "function decorated with @custom_transform (from ssgateway.mapping import custom_transform) "
+                "can be",
+            )
 
         def custom(value: Any) -> Any:
             try:
