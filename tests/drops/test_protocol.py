@@ -242,12 +242,12 @@ def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, check=False, cwd=cwd, timeout=120)  # fmt: skip
 
 
-def test_the_command_reports_each_drop_and_fails_with_status_2(tmp_path: Path) -> None:
+def test_the_command_reports_each_drop_and_fails_with_status_3(tmp_path: Path) -> None:
     drop = write_drop(tmp_path / "in", "good", rows=300, defects=STANDARD_DEFECTS, seed=4)
     copy_drop(drop, tmp_path / "in", "good-again")
     write_drop(tmp_path / "in", "wrong-source", rows=10, source="hubei-provincial")
     result = cli("drops", "ingest", "in", "--source", SOURCE, "--json", cwd=tmp_path)
-    assert result.returncode == 2, result.stderr
+    assert result.returncode == 3, result.stderr
     outcomes = {o["stem"]: o for o in map(json.loads, result.stdout.splitlines())}
     assert {k: o["status"] for k, o in outcomes.items()} == {
         "good": "ingested", "good-again": "duplicate", "wrong-source": "failed"

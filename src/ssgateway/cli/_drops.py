@@ -143,7 +143,7 @@ def ingest(
         )
         sys.exit(1)
     if failed and not watch:
-        sys.exit(2)
+        sys.exit(3)  # 2 is a usage error, as for every command
 
 
 def register(app: typer.Typer) -> None:
