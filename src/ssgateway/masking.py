@@ -143,7 +143,9 @@ def mask_data(value: Any) -> Any:
     r"""``value`` (decoded JSON or the like) with every string and number masked as by :func:`mask_text`.
 
     Walks dicts, lists and tuples; a number that masking would change (a card or id sent as a JSON
-    number) becomes its masked text; other numbers, booleans and None stay as they are.
+    number) becomes its masked text; other numbers, booleans and None stay as they are. Text under a
+    key that names a person, an account or a phone (``name``, ``psn_name``, ``account``, ``phone`` …) is
+    masked as that kind, since free text alone cannot tell a name.
 
     >>> mask_data({"memo": "paid to\n6222021234567890123", "account": 6222021234567890123, "n": 3})
     {'memo': 'paid to\n***************0123', 'account': '***************0123', 'n': 3}
@@ -151,7 +153,7 @@ def mask_data(value: Any) -> Any:
     if isinstance(value, str):
         return mask_text(str(value))  # str() applies a personal type's own masking first
     if isinstance(value, dict):
-        return {str(k): mask_data(v) for k, v in value.items()}
+        return {str(k): _mask_field(str(k), v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [mask_data(v) for v in value]
     if value is None or isinstance(value, bool):
@@ -161,6 +163,20 @@ def mask_data(value: Any) -> Any:
         masked = mask_text(text)
         return value if masked == text else masked
     return mask_text(str(value))
+
+
+_FIELD_KINDS: dict[str, PersonalKind] = {
+    **dict.fromkeys(("name", "psn_name", "xm", "aac003", "creditor_name", "payee_name"), PersonalKind.NAME),
+    **dict.fromkeys(("account", "bank_account", "card_no", "card_number"), PersonalKind.BANK_ACCOUNT),
+    **dict.fromkeys(("phone", "mobile", "tel", "telephone"), PersonalKind.PHONE),
+}
+
+
+def _mask_field(key: str, value: Any) -> Any:
+    kind = _FIELD_KINDS.get(key.lower())
+    if kind is not None and isinstance(value, str) and value:
+        return mask(value, kind)
+    return mask_data(value)
 
 
 def personal_digest(value: str, key: bytes) -> str:

@@ -94,6 +94,7 @@ def test_awkward_payloads_are_masked_and_listed(tmp_path: Path) -> None:
             payloads = (
                 {"memo": f"pensioner\n{cid}\tcard\t{ACCOUNT}"},  # escaped in JSON text: \n11010…
                 {"account": int(ACCOUNT), "count": 3},  # a card number sent as a JSON number
+                {"instructions": [{"name": "赵慧慧", "account": "6222-0212"}]},  # names by their field
             )
             for n, payload in enumerate(payloads):
                 await store.outbox.enqueue(
@@ -107,9 +108,11 @@ def test_awkward_payloads_are_masked_and_listed(tmp_path: Path) -> None:
     asyncio.run(fill())
     listed = run("outbox", "list", "--store", "sqlite:///gw.db", "--namespace", "gw", "--json", cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
-    memo, numeric = (d["payload"] for d in json.loads(listed.stdout)["deliveries"])
+    memo, numeric, named = (d["payload"] for d in json.loads(listed.stdout)["deliveries"])
     assert memo["memo"] == "pensioner\n110105********002X\tcard\t***************5678"
     assert numeric == {"account": "***************5678", "count": 3}
+    assert named == {"instructions": [{"name": "赵**", "account": "****0212"}]}
+    assert "赵慧慧" not in listed.stdout
     shown = run("outbox", "show", "2", "--store", "sqlite:///gw.db", "--namespace", "gw", cwd=tmp_path)
     assert shown.returncode == 0, shown.stderr
     for text in (listed.stdout, shown.stdout):

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from ssgateway.cli._common import console, emit_json
 from ssgateway.config import load_config
-from ssgateway.errors import RequestInvalid
+from ssgateway.errors import ConfigError, RequestInvalid
 from ssgateway.masking import mask_data
 from ssgateway.reliability import Delivery, DeliveryState, Store, open_store
 
@@ -55,6 +55,13 @@ def _run(
         else:
             assert store_url is not None  # noqa: S101 - checked above
             store = open_store(store_url, base_dir=Path.cwd(), namespace=namespace or "ssgateway")
+        path = getattr(store, "path", None)  # a SQLite store's file: reading must not create one
+        if isinstance(path, str) and path != ":memory:" and not Path(path).exists():
+            raise ConfigError(
+                f"no store at {path}: check --store or the configuration (the gateway creates it when it "
+                "first starts)",
+                code="store.missing",
+            )
         async with store:
             return await work(store)
 

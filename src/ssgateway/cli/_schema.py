@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from ssgateway.cli._common import console
+from ssgateway.errors import InputError
 from ssgateway.schema import export_schemas
 
 schema_app = typer.Typer(help="JSON Schemas of the canonical model.", no_args_is_help=True)
@@ -15,7 +16,16 @@ schema_app = typer.Typer(help="JSON Schemas of the canonical model.", no_args_is
 @schema_app.command("export")
 def export(directory: Path = typer.Argument(..., help="Directory to write the schemas into.")) -> None:
     """Write one JSON Schema per canonical entity, plus index.json."""
-    paths = export_schemas(directory)
+    if directory.exists() and not directory.is_dir():
+        raise InputError(
+            f"{directory}: is a file; name a directory to write the schemas into", code="output.file"
+        )
+    try:
+        paths = export_schemas(directory)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        message = f"{directory}: cannot write the schemas there ({reason})"
+        raise InputError(message, code="output.unwritable") from None
     console.print(f"wrote {len(paths) - 1} entity schemas and index.json to {directory}")
 
 
