@@ -105,6 +105,8 @@ def test_sandbox_examples_work_as_printed(tmp_path: Path) -> None:
             _out, err = proc.communicate()
     assert proc.returncode == 0, err
     assert "sandbox stopped" in err
+    inbox = re.search(r"batches into (\S+)\)", "\n".join(lines))
+    assert inbox is not None and not Path(inbox.group(1)).exists()  # its temporary directory is removed
     # --log-level info: an access line per request, and the people in them stay masked
     assert "ssgateway.access: POST /v1/ops/transfer.submit 200" in err
     assert "ssgateway.events: deaths.notify death:" in err

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import secrets
 import shlex
+import shutil
 import tempfile
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from typing import Any
 
 from ssgateway.config import EVENT_OPERATIONS, GatewayConfig, parse_config
 from ssgateway.runtime import Gateway
-from ssgateway.server import hash_key, new_key
+from ssgateway.server import hash_key, listen_socket, new_key
 from ssgateway.testing.bank import BankSimulator
 from ssgateway.testing.civil import CivilAffairsSimulator
 from ssgateway.testing.dialect import LOWERCASE_DIALECT
@@ -246,6 +247,7 @@ class Sandbox:
 
         from ssgateway.server import create_app
 
+        temporary = self.workdir is None
         workdir = self.workdir or Path(tempfile.mkdtemp(prefix="ssgateway-sandbox-"))
         workdir.mkdir(parents=True, exist_ok=True)
         self.partners = _provinces(self.population, self._password)
@@ -267,7 +269,7 @@ class Sandbox:
                     access_log=False, lifespan="on", timeout_graceful_shutdown=5, server_header=False,
                 )
             )  # fmt: skip
-            serving = asyncio.create_task(server.serve())
+            serving = asyncio.create_task(server.serve(sockets=[listen_socket("127.0.0.1", self.port)]))
             self._serving = serving
             while not server.started:
                 if serving.done():
@@ -279,12 +281,16 @@ class Sandbox:
             await self._prepare_examples()
             yield self
         finally:
-            if server is not None and serving is not None:
-                server.should_exit = True
-                with contextlib.suppress(Exception):
-                    await serving
-            for partner in reversed(started):
-                await partner.simulator.stop()
+            try:
+                if server is not None and serving is not None:
+                    server.should_exit = True
+                    with contextlib.suppress(Exception):
+                        await serving
+                for partner in reversed(started):
+                    await partner.simulator.stop()
+            finally:  # also when the stop above is cut short (Ctrl-C cancels it)
+                if temporary:  # the synthetic people's store and the generated files go with the sandbox
+                    shutil.rmtree(workdir, ignore_errors=True)
 
     async def wait_closed(self) -> None:
         """Wait until the sidecar stops (on SIGINT or SIGTERM it finishes in-flight requests first)."""

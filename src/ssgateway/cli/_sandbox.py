@@ -24,7 +24,9 @@ class LogLevel(enum.StrEnum):
 
 
 def sandbox(
-    port: int = typer.Option(8480, "--port", help="The sidecar's port on 127.0.0.1 (0: any free port)."),
+    port: int = typer.Option(
+        8480, "--port", min=0, max=65535, help="The sidecar's port on 127.0.0.1 (0: any free port)."
+    ),
     api_key: str | None = typer.Option(
         None, "--api-key", help="The API key to accept (default: a new random one)."
     ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import typer
@@ -9,11 +10,16 @@ import typer
 from ssgateway.config import load_config
 from ssgateway.log import configure_logging
 from ssgateway.runtime import Gateway
-from ssgateway.server import create_app
+from ssgateway.server import create_app, listen_socket
 
 
 def run_server(gateway: Gateway, host: str, port: int) -> None:
-    """Serve ``gateway`` with uvicorn until interrupted; in-flight requests finish on shutdown."""
+    """Start ``gateway``, then serve it with uvicorn until interrupted; in-flight requests finish on shutdown.
+
+    Raises:
+        SSGatewayError: the address cannot be bound, or the gateway cannot start (adapter settings,
+            files, the store): one clear error each.
+    """
     import uvicorn
 
     settings = gateway.config.server
@@ -29,18 +35,27 @@ def run_server(gateway: Gateway, host: str, port: int) -> None:
             server_header=False,
         )
     )
-    server.run()
+
+    async def main() -> None:
+        sock = listen_socket(host, port)  # a port already taken is one clear error, before anything starts
+        async with gateway:
+            await server.serve(sockets=[sock])
+
+    asyncio.run(main())
 
 
 def serve(
     config: Path = typer.Option(..., "--config", "-c", help="The gateway configuration file."),
     host: str | None = typer.Option(None, "--host", help="Listen address (default: server.host)."),
-    port: int | None = typer.Option(None, "--port", help="Listen port (default: server.port)."),
+    port: int | None = typer.Option(
+        None, "--port", min=0, max=65535, help="Listen port (default: server.port; 0: any free port)."
+    ),
 ) -> None:
     """Run the sidecar: canonical operations over HTTP, with health, readiness and metrics endpoints."""
     settings = load_config(config)
     configure_logging(settings.logging.level, settings.logging.format)
-    run_server(Gateway(settings), host or settings.server.host, port or settings.server.port)
+    listen = settings.server.port if port is None else port
+    run_server(Gateway(settings), host or settings.server.host, listen)
 
 
 def register(app: typer.Typer) -> None:

@@ -185,6 +185,11 @@ class Gateway:
             raise ConfigError("the gateway is not started: use `async with gateway` first")
         return self._events
 
+    @property
+    def started(self) -> bool:
+        """Whether :meth:`start` has run (and :meth:`close` not since)."""
+        return self._started
+
     async def start(self) -> None:
         """Validate adapter settings, start every adapter, open the store, start the outbox relays."""
         if self._started:

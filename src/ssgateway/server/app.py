@@ -12,6 +12,7 @@ import gc
 import json
 import logging
 import re
+import socket
 import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
@@ -24,7 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ssgateway.errors import NotFound, SSGatewayError
+from ssgateway.errors import ConfigError, NotFound, SSGatewayError
 from ssgateway.log import new_request_id, request_id
 from ssgateway.masking import mask_text
 from ssgateway.operations import OPERATIONS, get_operation
@@ -36,7 +37,7 @@ from ssgateway.server.problems import problem, problem_from_error
 if TYPE_CHECKING:
     from ssgateway.runtime.gateway import Gateway
 
-__all__ = ["MAX_BODY_BYTES", "create_app"]
+__all__ = ["MAX_BODY_BYTES", "create_app", "listen_socket"]
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
 """Largest request body accepted (a payment batch of 50,000 instructions fits)."""
@@ -111,8 +112,34 @@ async def _body(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
+def listen_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` (0: any free port) for uvicorn to serve on.
+
+    Raises:
+        ConfigError: the address cannot be bound (code ``server.listen``), with what to do about it.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}); if another process holds the port, "
+            "choose another with --port (0 picks a free one)",
+            code="server.listen",
+        ) from None
+    sock.set_inheritable(True)
+    return sock
+
+
 def create_app(gateway: Gateway, *, max_body: int = MAX_BODY_BYTES) -> Starlette:
-    """The sidecar application for ``gateway``; the app's lifespan starts and closes the gateway."""
+    """The sidecar application for ``gateway``.
+
+    The app's lifespan starts and closes the gateway, unless it was started already: then its starter
+    closes it (``ssgateway serve`` starts it first, so a configuration problem is one clear error).
+    """
     keys = ApiKeys(gateway.config.api_keys)
     if not keys:
         server_log.warning("no API keys are configured: every operation call is refused")
@@ -212,7 +239,10 @@ def create_app(gateway: Gateway, *, max_body: int = MAX_BODY_BYTES) -> Starlette
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        async with gateway:
+        owned = not gateway.started  # a gateway started by the caller is closed by the caller
+        if owned:
+            await gateway.start()
+        try:
             # Everything loaded so far (contracts, compiled mappings, schemas) lives as long as the process:
             # keep it out of the collector's scans, and collect young objects less often, so requests do not
             # pay for full collections of it.
@@ -220,6 +250,9 @@ def create_app(gateway: Gateway, *, max_body: int = MAX_BODY_BYTES) -> Starlette
             gc.freeze()
             gc.set_threshold(20_000, 50, 100)
             yield
+        finally:
+            if owned:
+                await gateway.close()
 
     app = Starlette(
         routes=[
