@@ -76,3 +76,29 @@ def test_config_check_ok_and_schema(tmp_path: Path) -> None:
 
 def test_usage_error_exits_2() -> None:
     assert run("no-such-command").returncode == 2
+
+
+def test_serve_and_schema_problems_are_one_clear_line(tmp_path: Path) -> None:
+    import socket
+
+    (tmp_path / "missing.yaml").write_text(
+        'store: {url: "sqlite:///gw.db"}\npartners:\n  p:\n    adapter: records-file\n'
+        "    config: {contributions: [nothere.jsonl]}\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "empty.yaml").write_text('store: {url: "sqlite:///gw.db"}\n', encoding="utf-8")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        cases = [
+            (("serve", "-c", "missing.yaml", "--port", "0"), "nothere.jsonl: cannot read records file"),
+            (("serve", "-c", "empty.yaml", "--port", port), "[server.listen]: cannot listen on 127.0.0.1:"),
+            (("sandbox", "--port", port), "choose another with --port (0 picks a free one)"),
+            (("schema", "export", "missing.yaml"), "[output.file]: missing.yaml: is a file"),
+        ]
+        for args, message in cases:
+            result = run(*args, cwd=tmp_path)
+            assert result.returncode == 1, (args, result.stderr)
+            assert message in result.stderr and "Traceback" not in result.stderr, (args, result.stderr)
+    assert run("serve", "-c", "empty.yaml", "--port", "99999", cwd=tmp_path).returncode == 2
