@@ -1,14 +1,11 @@
 from __future__ import annotations
 
 import base64
-import os
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from lxml import etree
+from tests.canaries import FifoCanary
 
 from ssgateway.errors import InputError, XMLSecurityError
 from ssgateway.xmlsafe import PARSER_OPTIONS, PrologGuard, hardened_parser, hardened_pull_parser, parse_xml
@@ -85,44 +82,6 @@ def test_the_pull_parser_uses_the_same_settings() -> None:
     parser = hardened_pull_parser(events=("end",))
     parser.feed(b"<x><y>1</y></x>")
     assert [el.tag for _, el in parser.read_events()] == ["y", "x"]
-
-
-class FifoCanary:
-    """A FIFO that records whether anything opened it for reading, and lets that reader go at once.
-
-    A watcher thread keeps trying to open the write end without blocking; that succeeds only while a
-    reader has the FIFO open, so a parser that opens it is seen, then sees end of file instead of hanging
-    (lxml releases the GIL while it loads an entity).
-    """
-
-    def __init__(self, path: Path) -> None:
-        os.mkfifo(path)
-        self.path = path
-        self.opened = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-        self._thread.start()
-
-    def _watch(self) -> None:
-        while not self._stop.is_set():
-            try:
-                fd = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK)
-            except OSError:
-                time.sleep(0.002)
-                continue
-            self.opened += 1
-            os.close(fd)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-
-
-@pytest.fixture
-def fifo(tmp_path: Path) -> Iterator[FifoCanary]:
-    canary = FifoCanary(tmp_path / "entity.dtd")
-    yield canary
-    canary.close()
 
 
 def _utf7_markup(text: str) -> bytes:

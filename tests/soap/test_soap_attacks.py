@@ -10,15 +10,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-import os
-import threading
-import time
 import tracemalloc
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.canaries import FifoCanary
 
 from ssgateway.errors import ConfigError, InputError, ResponseTooLarge, SSGatewayError, XMLSecurityError
 from ssgateway.soap import SoapClient, SoapSettings, iter_records, load_contract
@@ -236,43 +233,6 @@ async def test_a_streamed_gzip_bomb_stops_at_the_cap_with_flat_memory(
     assert seen > 120_000  # rows were handed out (and freed) until the cap
     # Flat: far below the cap, though the simulator's own buffers (same process) count too.
     assert peak < cap // 2, f"peak {peak} bytes while streaming a bomb capped at {cap}"
-
-
-class FifoCanary:
-    """A FIFO that counts the readers that opened it, and lets each go at once (it sees end of file).
-
-    A watcher thread keeps trying to open the write end without blocking, which succeeds only while a
-    reader has the FIFO open: a parser that opens it as an entity is counted instead of hanging.
-    """
-
-    def __init__(self, path: Path) -> None:
-        os.mkfifo(path)
-        self.path = path
-        self.opened = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-        self._thread.start()
-
-    def _watch(self) -> None:
-        while not self._stop.is_set():
-            try:
-                fd = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK)
-            except OSError:
-                time.sleep(0.002)
-                continue
-            self.opened += 1
-            os.close(fd)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-
-
-@pytest.fixture
-def fifo(tmp_path: Path) -> Iterator[FifoCanary]:
-    canary = FifoCanary(tmp_path / "entity.dtd")
-    yield canary
-    canary.close()
 
 
 def _disguised(fifo: FifoCanary) -> list[tuple[str, bytes]]:
