@@ -31,17 +31,16 @@ True
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import itertools
 import json
 import ssl
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Literal, Self
+from typing import Literal
 
 from ssgateway.errors import InputError
 from ssgateway.masking import mask_text
@@ -59,7 +58,7 @@ from ssgateway.testing._bank_messages import (
     write_pain002,
 )
 from ssgateway.testing.faultplan import FaultKind, FaultPlan, early_answer, spoil
-from ssgateway.testing.httpserver import Request, Response, SimServer
+from ssgateway.testing.httpserver import Request, Response, Served, SimServer
 from ssgateway.testing.population import Population
 from ssgateway.xmlsafe import parse_xml
 
@@ -83,7 +82,7 @@ REASON_TEXTS = {
 """The texts the bank writes beside its reason codes."""
 
 
-class BankSimulator:
+class BankSimulator(Served):
     """A paying bank on 127.0.0.1 (see the module).
 
     Args:
@@ -169,27 +168,6 @@ class BankSimulator:
     def url(self) -> str:
         """``http(s)://127.0.0.1:PORT`` (after start): the adapter's ``endpoint``."""
         return self.server.url
-
-    async def start(self) -> None:
-        """Start listening."""
-        await self.server.start()
-
-    async def stop(self) -> None:
-        """Stop listening."""
-        await self.server.stop()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
-
-    @contextlib.contextmanager
-    def in_thread(self) -> Iterator[Self]:
-        """Run in a background thread for the duration of the block (for synchronous callers)."""
-        with self.server.in_thread():
-            yield self
 
     # -- the bank's own knobs ---------------------------------------------------------------------------
 

@@ -289,3 +289,33 @@ class SimServer:
             loop.call_soon_threadsafe(loop.stop)
             thread.join(timeout=10)
             loop.close()
+
+
+class Served:
+    """Start, stop, ``async with`` and :meth:`in_thread` for a simulator that answers through ``server``.
+
+    A simulator sets ``self.server`` to its :class:`SimServer` and inherits the lifecycle.
+    """
+
+    server: SimServer
+
+    async def start(self) -> None:
+        """Start listening."""
+        await self.server.start()
+
+    async def stop(self) -> None:
+        """Stop listening."""
+        await self.server.stop()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    @contextlib.contextmanager
+    def in_thread(self) -> Iterator[Self]:
+        """Run in a background thread for the duration of the block (for synchronous callers)."""
+        with self.server.in_thread():
+            yield self

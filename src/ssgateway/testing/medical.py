@@ -25,20 +25,19 @@ True
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any, Self
+from typing import Any
 
 from ssgateway.testing._medical_records import DeathLedger, DeathReport, person_information
 from ssgateway.testing.faultplan import FaultKind, FaultPlan, FaultRule, early_answer, spoil
-from ssgateway.testing.httpserver import Request, Response, SimServer
+from ssgateway.testing.httpserver import Request, Response, Served, SimServer
 from ssgateway.testing.population import Population
 
 __all__ = [
@@ -89,7 +88,7 @@ class _Refused(Exception):
         self.message = message
 
 
-class MedicalSimulator:
+class MedicalSimulator(Served):
     """The medical-insurance platform on 127.0.0.1 (see the module).
 
     Args:
@@ -154,27 +153,6 @@ class MedicalSimulator:
     def endpoint(self) -> str:
         """The URL every transaction is posted to."""
         return self.server.url + self.path
-
-    async def start(self) -> None:
-        """Start listening."""
-        await self.server.start()
-
-    async def stop(self) -> None:
-        """Stop listening."""
-        await self.server.stop()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
-
-    @contextlib.contextmanager
-    def in_thread(self) -> Iterator[Self]:
-        """Run in a background thread for the duration of the block (for synchronous callers)."""
-        with self.server.in_thread():
-            yield self
 
     def expire_now(self) -> None:
         """Expire every session issued so far: the next call with one is refused with the expiry answer."""

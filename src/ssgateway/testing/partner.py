@@ -21,17 +21,16 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate
 from enum import StrEnum
-from typing import Any, Self
+from typing import Any
 
 import httpx
 
@@ -39,7 +38,7 @@ from ssgateway.errors import OutcomeUnknown, PermanentError, TransientError
 from ssgateway.reliability.outbox import Delivery
 from ssgateway.reliability.relay import SendFunction
 from ssgateway.reliability.retry import parse_retry_after
-from ssgateway.testing.httpserver import Fault, Request, Response, SimServer
+from ssgateway.testing.httpserver import Fault, Request, Response, Served, SimServer
 
 __all__ = ["FaultKind", "Faults", "Ledger", "LedgerEntry", "PartnerSimulator", "partner_sender"]
 
@@ -162,7 +161,7 @@ class Ledger:
         return Counter(ref(e) for e in self.entries)
 
 
-class PartnerSimulator:
+class PartnerSimulator(Served):
     """An HTTP partner on 127.0.0.1 with a deduplicating ledger and fault injection.
 
     Args:
@@ -191,7 +190,7 @@ class PartnerSimulator:
         self.injected: Counter[FaultKind] = Counter()
         self.requests = 0
         self._respond = respond or _created
-        self._server = SimServer(self._handle, port=port)
+        self.server = SimServer(self._handle, port=port)
         self._faults = faults or Faults()
         self._random = random.Random(self._faults.seed)  # noqa: S311 - fault draws, not secrets
 
@@ -208,28 +207,7 @@ class PartnerSimulator:
     @property
     def url(self) -> str:
         """``http://127.0.0.1:PORT``."""
-        return self._server.url
-
-    async def start(self) -> None:
-        """Start listening."""
-        await self._server.start()
-
-    async def stop(self) -> None:
-        """Stop listening."""
-        await self._server.stop()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    @contextlib.contextmanager
-    def in_thread(self) -> Iterator[Self]:
-        """Serve from a background thread for the duration of the block (for synchronous callers)."""
-        with self._server.in_thread():
-            yield self
+        return self.server.url
 
     def _draw(self) -> FaultKind | None:
         faults = self._faults

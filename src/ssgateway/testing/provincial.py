@@ -19,12 +19,10 @@ True
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta, timezone
-from typing import Self
 
 from lxml import etree
 
@@ -37,7 +35,7 @@ from ssgateway.testing._provincial_ledgers import Acceptance, BenefitChange, Ben
 from ssgateway.testing.dialect import REFERENCE_DIALECT, Dialect
 from ssgateway.testing.envelopes import EnvelopeWriter
 from ssgateway.testing.faultplan import FaultKind, FaultPlan, FaultRule, early_answer, spoil
-from ssgateway.testing.httpserver import Request, Response, SimServer
+from ssgateway.testing.httpserver import Request, Response, Served, SimServer
 from ssgateway.testing.population import CertificateData, Population, SyntheticPerson
 from ssgateway.xmlsafe import hardened_parser, parse_xml
 
@@ -80,7 +78,7 @@ def retired(person: SyntheticPerson, as_of: Period) -> bool:
     return Period(person.birth_date.year + age, person.birth_date.month) <= as_of
 
 
-class ProvincialSimulator:
+class ProvincialSimulator(Served):
     """A province's SOAP service on 127.0.0.1 (see the module).
 
     Args:
@@ -163,27 +161,6 @@ class ProvincialSimulator:
     def wsdl_url(self) -> str:
         """Where the WSDL is served."""
         return self.endpoint + "?wsdl"
-
-    async def start(self) -> None:
-        """Start listening."""
-        await self.server.start()
-
-    async def stop(self) -> None:
-        """Stop listening."""
-        await self.server.stop()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
-
-    @contextlib.contextmanager
-    def in_thread(self) -> Iterator[Self]:
-        """Run in a background thread for the duration of the block (for synchronous callers)."""
-        with self.server.in_thread():
-            yield self
 
     def add_bulk_history(self, citizen_id: str, rows: int) -> None:
         """Answer ``QueryContributions`` for this person with ``rows`` synthetic rows (load tests)."""
