@@ -41,7 +41,9 @@ def run_server(gateway: Gateway, host: str, port: int) -> None:
         async with gateway:
             await server.serve(sockets=[sock])
 
-    asyncio.run(main())
+    # uvicorn's own choice of event loop (uvloop when installed), as ``uvicorn.Server.run`` would make it
+    with asyncio.Runner(loop_factory=server.config.get_loop_factory()) as runner:
+        runner.run(main())
 
 
 def serve(
