@@ -24,7 +24,7 @@ from types import TracebackType
 from typing import Self
 from urllib.parse import parse_qs, urlsplit
 
-__all__ = ["Fault", "Request", "Response", "SimServer", "reset_connection"]
+__all__ = ["Fault", "Request", "Response", "Served", "SimServer", "reset_connection"]
 
 MAX_HEADER_BYTES = 64 * 1024
 MAX_BODY_BYTES = 256 * 1024 * 1024
